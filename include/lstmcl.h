@@ -1,0 +1,174 @@
+/*
+ * lstmcl — LSTM forward and backward passes on any OpenCL device.
+ *
+ * The math is the classic LSTM layer:
+ *   a = x·Wx + h_prev·Wh + b            (gates i, f, o, g in that order along 4H)
+ *   i = σ(a_i)  f = σ(a_f)  o = σ(a_o)  g = tanh(a_g)
+ *   c = f⊙c_prev + i⊙g                  h = o⊙tanh(c)
+ * All arrays are row-major float32 in host memory:
+ *   x (N,T,D)  h0 (N,H)  Wx (D,4H)  Wh (H,4H)  b (4H)  h (N,T,H)
+ * The sequence forward starts from a zero cell state.
+ *
+ * Conventions
+ * - Every call that can fail returns an lstmcl_status: LSTMCL_SUCCESS (0) or a
+ *   negative error.  After an error, lstmcl_context_message() says what failed
+ *   (which argument, the OpenCL error by name, the kernel build log) and the
+ *   context stays usable.
+ * - Output parameters that receive an object come first.
+ * - Host pointers passed in are only read (inputs) or written (outputs) during
+ *   the call; lstmcl keeps no pointer to caller memory after a call returns.
+ * - Gradients are written (overwritten), never accumulated.
+ * - Destroy functions accept NULL and do nothing.
+ * - Thread safety: distinct contexts may be used from distinct threads at the
+ *   same time.  One context, and the caches it made, must be used by one
+ *   thread at a time.
+ *
+ * OpenCL interop (creating a context on an application's own command queue)
+ * lives in <lstmcl_cl.h>, so that this header needs no OpenCL headers.
+ */
+#ifndef LSTMCL_H
+#define LSTMCL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSTMCL_VERSION_MAJOR 0
+#define LSTMCL_VERSION_MINOR 1
+#define LSTMCL_VERSION_PATCH 0
+
+#if defined(_WIN32) && defined(LSTMCL_BUILDING_DLL)
+#define LSTMCL_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define LSTMCL_API __attribute__((visibility("default")))
+#else
+#define LSTMCL_API
+#endif
+
+/*
+ * The one list of status codes: XX(NAME, value, message).  The enum, the
+ * name function and the message function are all generated from it.
+ */
+#define LSTMCL_STATUS_MAP(XX)                                                              \
+    XX(SUCCESS, 0, "success")                                                              \
+    XX(ERROR_INVALID_ARGUMENT, -1, "invalid argument")                                     \
+    XX(ERROR_OUT_OF_HOST_MEMORY, -2, "out of host memory")                                 \
+    XX(ERROR_TOO_LARGE, -3, "sizes exceed what the device or lstmcl can hold")             \
+    XX(ERROR_INVALID_CACHE, -4, "the cache does not belong to this context")               \
+    XX(ERROR_NO_DEVICE, -5, "no OpenCL platform or device is available")                   \
+    XX(ERROR_DEVICE_NOT_FOUND, -6, "no OpenCL device matches the device selector")         \
+    XX(ERROR_KERNEL_BUILD, -7, "the OpenCL kernels failed to build for this device")       \
+    XX(ERROR_OPENCL, -8, "an OpenCL call failed")                                          \
+    XX(ERROR_OUT_OF_DEVICE_MEMORY, -9, "out of device memory")                             \
+    XX(ERROR_CLBLAST, -10, "a CLBlast matrix product failed")                              \
+    XX(ERROR_IO, -11, "a file could not be read")
+
+typedef enum lstmcl_status {
+#define LSTMCL_STATUS_ENUM_(name, value, msg) LSTMCL_##name = value,
+    LSTMCL_STATUS_MAP(LSTMCL_STATUS_ENUM_)
+#undef LSTMCL_STATUS_ENUM_
+    LSTMCL_STATUS_LAST_ = -12
+} lstmcl_status;
+
+/* Opaque handles. */
+typedef struct lstmcl_context lstmcl_context;
+/* What a training forward keeps on the device for its backward. */
+typedef struct lstmcl_cache lstmcl_cache;
+
+/* A short fixed message for a status ("invalid argument"); never NULL. */
+LSTMCL_API const char *lstmcl_status_string(lstmcl_status status);
+/* The status's name ("LSTMCL_ERROR_INVALID_ARGUMENT"); never NULL. */
+LSTMCL_API const char *lstmcl_status_name(lstmcl_status status);
+/* "MAJOR.MINOR.PATCH" of the library actually linked. */
+LSTMCL_API const char *lstmcl_version_string(void);
+
+/*
+ * Creates a context on one OpenCL device: its own OpenCL context and in-order
+ * queue, the kernels compiled for it, and buffers reused across calls.
+ *
+ * device: a selector (grammar in README.md, "Choosing a device"), e.g. "gpu",
+ *   "pocl", "nvidia:1", "0:2".  NULL means the environment variable
+ *   LSTMCL_DEVICE, and if that is unset or empty, the first GPU, else the
+ *   first device of any kind.  A selector that matches nothing is an error
+ *   (LSTMCL_ERROR_DEVICE_NOT_FOUND) whose message lists the devices there are.
+ * On failure *ctx is set to NULL; a message about the failure can then be read
+ * with lstmcl_last_create_message() (this thread only).
+ * The caller owns *ctx and releases it with lstmcl_context_destroy().
+ */
+LSTMCL_API lstmcl_status lstmcl_context_create(lstmcl_context **ctx, const char *device);
+
+/*
+ * Releases everything the context holds.  Caches made by it stay valid
+ * objects that must still be destroyed with lstmcl_cache_destroy(), but their
+ * device memory is freed and a backward with them fails with
+ * LSTMCL_ERROR_INVALID_CACHE.  NULL is a no-op.
+ */
+LSTMCL_API void lstmcl_context_destroy(lstmcl_context *ctx);
+
+/* The last detailed error message of this context, "" if none.  The string
+ * belongs to the context and is valid until its next call.  NULL ctx: "". */
+LSTMCL_API const char *lstmcl_context_message(const lstmcl_context *ctx);
+
+/* The detailed message of the calling thread's last failed
+ * lstmcl_context_create*(), "" if none. */
+LSTMCL_API const char *lstmcl_last_create_message(void);
+
+/* "platform name / device name" of the context's device.  NULL ctx: "". */
+LSTMCL_API const char *lstmcl_context_device_name(const lstmcl_context *ctx);
+
+/* Releases a cache and the device memory it holds.  NULL is a no-op.  May be
+ * called before or after its context is destroyed. */
+LSTMCL_API void lstmcl_cache_destroy(lstmcl_cache *cache);
+
+/*
+ * One time step.
+ * Inputs: x (N,D), prev_h (N,H), prev_c (N,H), Wx (D,4H), Wh (H,4H), b (4H).
+ * Outputs: next_h (N,H), next_c (N,H).
+ * cache: NULL for inference; otherwise *cache receives a new cache (owned by
+ *   the caller, released with lstmcl_cache_destroy) for lstmcl_step_backward.
+ *   On failure *cache is set to NULL.
+ */
+LSTMCL_API lstmcl_status lstmcl_step_forward(lstmcl_context *ctx, size_t N, size_t D, size_t H,
+                                             const float *x, const float *prev_h,
+                                             const float *prev_c, const float *Wx,
+                                             const float *Wh, const float *b, float *next_h,
+                                             float *next_c, lstmcl_cache **cache);
+
+/*
+ * Backward of one time step, with a cache from lstmcl_step_forward of the same
+ * context.  Inputs dnext_h, dnext_c (N,H).  Outputs dx (N,D), dprev_h (N,H),
+ * dprev_c (N,H), dWx (D,4H), dWh (H,4H), db (4H).  The cache is not consumed:
+ * it can be used again, and must still be destroyed.
+ */
+LSTMCL_API lstmcl_status lstmcl_step_backward(lstmcl_context *ctx, const lstmcl_cache *cache,
+                                              const float *dnext_h, const float *dnext_c,
+                                              float *dx, float *dprev_h, float *dprev_c,
+                                              float *dWx, float *dWh, float *db);
+
+/*
+ * A whole sequence, from a zero initial cell state.
+ * Inputs: x (N,T,D), h0 (N,H), Wx (D,4H), Wh (H,4H), b (4H).
+ * Output: h (N,T,H), the hidden state of every step.
+ * cache: as in lstmcl_step_forward, for lstmcl_backward.
+ */
+LSTMCL_API lstmcl_status lstmcl_forward(lstmcl_context *ctx, size_t N, size_t T, size_t D,
+                                        size_t H, const float *x, const float *h0,
+                                        const float *Wx, const float *Wh, const float *b,
+                                        float *h, lstmcl_cache **cache);
+
+/*
+ * Backward of a sequence, with a cache from lstmcl_forward of the same
+ * context.  Input dh (N,T,H): the gradient of the loss with respect to every
+ * h.  Outputs dx (N,T,D), dh0 (N,H), dWx (D,4H), dWh (H,4H), db (4H).
+ */
+LSTMCL_API lstmcl_status lstmcl_backward(lstmcl_context *ctx, const lstmcl_cache *cache,
+                                         const float *dh, float *dx, float *dh0, float *dWx,
+                                         float *dWh, float *db);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSTMCL_H */

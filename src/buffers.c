@@ -1,0 +1,104 @@
+/* Device buffers reused across calls, and the CLBlast GEMM wrapper. */
+#include "internal.h"
+
+#include <clblast_c.h>
+
+static void pool_drain(lstmcl_context *ctx)
+{
+    int i;
+    for (i = 0; i < ctx->npool; i++)
+        clReleaseMemObject(ctx->pool[i].mem);
+    ctx->npool = 0;
+}
+
+lstmcl_status lstmcl__buffer_get(lstmcl_context *ctx, size_t bytes, cl_mem *out)
+{
+    cl_int err;
+    int i;
+
+    *out = NULL;
+    if (bytes == 0)
+        bytes = sizeof(float);
+    for (i = ctx->npool - 1; i >= 0; i--) {
+        if (ctx->pool[i].bytes == bytes) {
+            *out = ctx->pool[i].mem;
+            ctx->pool[i] = ctx->pool[--ctx->npool];
+            return LSTMCL_SUCCESS;
+        }
+    }
+    if ((cl_ulong)bytes > ctx->max_alloc)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "a buffer of %zu bytes exceeds the device's "
+                            "CL_DEVICE_MAX_MEM_ALLOC_SIZE (%llu bytes)",
+                            bytes, (unsigned long long)ctx->max_alloc);
+    *out = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS && ctx->npool > 0) {
+        /* Buffers of other sizes may be what fills the device: let them go. */
+        pool_drain(ctx);
+        *out = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    }
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return lstmcl__fail_cl(ctx, err, "clCreateBuffer");
+    }
+    return LSTMCL_SUCCESS;
+}
+
+void lstmcl__buffer_put(lstmcl_context *ctx, cl_mem mem, size_t bytes)
+{
+    if (!mem)
+        return;
+    if (bytes == 0)
+        bytes = sizeof(float);
+    if (ctx->npool == LSTMCL_POOL_MAX) {
+        /* Full: drop the oldest, which is the least likely to be asked for. */
+        clReleaseMemObject(ctx->pool[0].mem);
+        ctx->pool[0] = ctx->pool[--ctx->npool];
+    }
+    ctx->pool[ctx->npool].mem = mem;
+    ctx->pool[ctx->npool].bytes = bytes;
+    ctx->npool++;
+}
+
+lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                           size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
+                           size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                           size_t ldc)
+{
+    const CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    size_t temp_bytes = 0;
+    CLBlastStatusCode s;
+
+    if (m == 0 || n == 0 || k == 0)
+        return LSTMCL_SUCCESS; /* CLBlast rejects empty products */
+    s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_off, lda, b_off, ldb,
+                                   c_off, ldc, &ctx->queue, &temp_bytes);
+    if (s != CLBlastSuccess)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
+                            "CLBlastSGemmTempBufferSize(%zux%zux%zu) failed: %d", m, n, k, (int)s);
+    /* CLBlast would allocate its scratch on every call; keep one that grows. */
+    if (temp_bytes > ctx->gemm_temp_bytes) {
+        cl_int err;
+        if (ctx->gemm_temp)
+            clReleaseMemObject(ctx->gemm_temp);
+        ctx->gemm_temp = NULL;
+        ctx->gemm_temp_bytes = 0;
+        ctx->gemm_temp = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, temp_bytes, NULL, &err);
+        if (err != CL_SUCCESS) {
+            ctx->gemm_temp = NULL;
+            return lstmcl__fail_cl(ctx, err, "clCreateBuffer(GEMM scratch)");
+        }
+        ctx->gemm_temp_bytes = temp_bytes;
+    }
+    s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda, b,
+                                   b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL,
+                                   temp_bytes ? ctx->gemm_temp : NULL);
+    if (s != CLBlastSuccess)
+        return lstmcl__fail(ctx, s == CLBlastTempBufferAllocFailure
+                                     ? LSTMCL_ERROR_OUT_OF_DEVICE_MEMORY
+                                     : LSTMCL_ERROR_CLBLAST,
+                            "CLBlastSgemm(%s%s, %zux%zux%zu) failed: CLBlast status %d",
+                            trans_a ? "T" : "N", trans_b ? "T" : "N", m, n, k, (int)s);
+    return LSTMCL_SUCCESS;
+}

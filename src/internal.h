@@ -1,0 +1,146 @@
+/* Internal declarations shared by the library's source files. */
+#ifndef LSTMCL_INTERNAL_H
+#define LSTMCL_INTERNAL_H
+
+#include "lstmcl.h"
+#include "lstmcl_cl.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define LSTMCL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LSTMCL_PRINTF(a, b)
+#endif
+
+/* ---- errors (error.c) ---- */
+const char *lstmcl__cl_error_name(cl_int err);
+
+/* ---- device selection (select.c) ---- */
+#define LSTMCL_SEL_MAX_FIELDS 3
+#define LSTMCL_SEL_MAX_TEXT 128
+
+typedef enum {
+    LSTMCL_FIELD_INDEX,     /* a number */
+    LSTMCL_FIELD_TYPE,      /* gpu, cpu, accelerator, all */
+    LSTMCL_FIELD_SUBSTRING  /* case-insensitive substring of platform or device name */
+} lstmcl_field_kind;
+
+typedef struct {
+    lstmcl_field_kind kind;
+    unsigned long index;          /* LSTMCL_FIELD_INDEX */
+    unsigned long type;           /* LSTMCL_FIELD_TYPE: CL_DEVICE_TYPE_* bits */
+    char text[LSTMCL_SEL_MAX_TEXT]; /* the field as written */
+} lstmcl_field;
+
+typedef struct {
+    int nfields;
+    lstmcl_field fields[LSTMCL_SEL_MAX_FIELDS];
+} lstmcl_selector;
+
+/* What selection needs to know about one device; filled from OpenCL by
+ * lstmcl__list_devices or by hand in tests. */
+typedef struct {
+    unsigned platform_index;
+    unsigned device_index;        /* within its platform */
+    unsigned long type;           /* CL_DEVICE_TYPE_* bits */
+    char platform_name[256];
+    char device_name[256];
+    cl_platform_id platform;
+    cl_device_id device;
+} lstmcl_device_desc;
+
+/* Parses a selector; 0 on success, else -1 with a reason in err. An empty
+ * string parses to zero fields (the default choice). */
+int lstmcl__selector_parse(const char *text, lstmcl_selector *sel, char *err, size_t errlen);
+
+/* Applies sel to list[0..n): returns the index of the chosen device in list,
+ * or -1 when nothing matches.  Zero fields: the first GPU, else the first. */
+long lstmcl__selector_match(const lstmcl_selector *sel, const lstmcl_device_desc *list, size_t n);
+
+/* Every device of every platform, in platform order.  *list is malloc'd. */
+cl_int lstmcl__list_devices(lstmcl_device_desc **list, size_t *n);
+
+/* Human-readable device type ("gpu", "cpu", ...). */
+const char *lstmcl__type_word(unsigned long type);
+
+/* ---- kernels (kernels.c, generated sources) ---- */
+extern const char lstmcl__source_lstm_cl[];
+
+/* ---- the context ---- */
+typedef struct lstmcl_pooled {
+    cl_mem mem;
+    size_t bytes;
+} lstmcl_pooled;
+
+#define LSTMCL_POOL_MAX 48
+
+struct lstmcl_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context clctx;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel k_fwd_step;
+    cl_kernel k_bwd_step;
+    cl_kernel k_colsum;
+    size_t local_size;          /* work-group size used for the elementwise kernels */
+    cl_ulong max_alloc;         /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    cl_ulong global_mem;        /* CL_DEVICE_GLOBAL_MEM_SIZE */
+    char device_name[520];
+    char *message;              /* last detailed error, heap; "" when none */
+    size_t message_cap;
+    lstmcl_pooled pool[LSTMCL_POOL_MAX]; /* free device buffers kept for reuse */
+    int npool;
+    cl_mem gemm_temp;           /* scratch for CLBlast's indirect GEMM */
+    size_t gemm_temp_bytes;
+    struct lstmcl_cache *caches; /* live caches made by this context */
+    int device_retained;        /* device retained by create_from_queue */
+    int counted;                /* counted in the live-context total */
+};
+
+/* Records a detailed message; returns status so that callers can
+ * `return lstmcl__fail(ctx, LSTMCL_ERROR_..., "...")`. */
+lstmcl_status lstmcl__fail(lstmcl_context *ctx, lstmcl_status status, const char *fmt, ...)
+    LSTMCL_PRINTF(3, 4);
+/* Same for an OpenCL error: maps err to a status and names it in the message. */
+lstmcl_status lstmcl__fail_cl(lstmcl_context *ctx, cl_int err, const char *what);
+void lstmcl__clear_message(lstmcl_context *ctx);
+
+/* Takes a buffer of exactly `bytes` from the pool, or allocates one. */
+lstmcl_status lstmcl__buffer_get(lstmcl_context *ctx, size_t bytes, cl_mem *out);
+/* Returns a buffer to the pool (or releases it when the pool is full). NULL ok. */
+void lstmcl__buffer_put(lstmcl_context *ctx, cl_mem mem, size_t bytes);
+
+/* C = alpha·op(A)·op(B) + beta·C, row-major, offsets and leading dimensions
+ * in elements; skips empty products. */
+lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                           size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
+                           size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                           size_t ldc);
+
+/* ---- the cache ---- */
+typedef enum { LSTMCL_CACHE_STEP = 1, LSTMCL_CACHE_SEQUENCE = 2 } lstmcl_cache_kind;
+
+enum {
+    LSTMCL_CB_X,      /* x (N*T, D) */
+    LSTMCL_CB_WX,     /* Wx (D, 4H) */
+    LSTMCL_CB_WH,     /* Wh (H, 4H) */
+    LSTMCL_CB_GATES,  /* activated gates i,f,o,g (N*T, 4H) */
+    LSTMCL_CB_C,      /* cell state c_t (N*T, H) */
+    LSTMCL_CB_HPREV,  /* h_{t-1} (N*T, H), row (n,0) = h0 */
+    LSTMCL_CB_C0,     /* initial cell state (N, H); absent when zero */
+    LSTMCL_CB_COUNT
+};
+
+struct lstmcl_cache {
+    lstmcl_context *ctx;        /* NULL once the context is destroyed */
+    struct lstmcl_cache *next;  /* in ctx->caches */
+    lstmcl_cache_kind kind;
+    size_t N, T, D, H;
+    cl_mem mem[LSTMCL_CB_COUNT];
+    size_t bytes[LSTMCL_CB_COUNT];
+};
+
+#endif
