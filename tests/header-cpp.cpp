@@ -1,0 +1,11 @@
+// The public headers compile and link from C++.
+#include "lstmcl.h"
+#include "lstmcl_cl.h"
+
+int main()
+{
+    lstmcl_context *ctx = nullptr;
+    lstmcl_status st = LSTMCL_ERROR_INVALID_ARGUMENT;
+    (void)ctx;
+    return lstmcl_status_name(st)[0] == 'L' && lstmcl_context_queue(nullptr) == nullptr ? 0 : 1;
+}
