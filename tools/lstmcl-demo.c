@@ -118,13 +118,15 @@ int main(int argc, char **argv)
     }
 
     printf("lstmcl %s\n", lstmcl_version_string());
+    t0 = now();
     st = lstmcl_context_create(&ctx, device);
     if (st != LSTMCL_SUCCESS) {
         fprintf(stderr, "lstmcl-demo: cannot create a context: %s\n%s\n",
                 lstmcl_status_string(st), lstmcl_last_create_message());
         return 1;
     }
-    printf("device: %s\n", lstmcl_context_device_name(ctx));
+    printf("device: %s (context created in %.0f ms)\n", lstmcl_context_device_name(ctx),
+           (now() - t0) * 1e3);
     printf("shape: N=%zu T=%zu D=%zu H=%zu\n", N, T, D, H);
 
     e_x = N * T * D, e_h = N * T * H, e_wx = D * 4 * H, e_wh = H * 4 * H;
