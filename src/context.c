@@ -366,6 +366,15 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         c->ctx = NULL;
         c->next = NULL;
     }
+    while (ctx->plans) {
+        lstmcl_plan *p = ctx->plans;
+        ctx->plans = p->next;
+        if (p->own_workspace)
+            clReleaseMemObject(p->own_workspace);
+        p->own_workspace = NULL;
+        p->ctx = NULL;
+        p->next = NULL;
+    }
     for (i = 0; i < ctx->npool; i++)
         clReleaseMemObject(ctx->pool[i].mem);
     if (ctx->gemm_temp)

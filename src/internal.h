@@ -96,6 +96,7 @@ struct lstmcl_context {
     cl_mem gemm_temp;           /* scratch for CLBlast's indirect GEMM */
     size_t gemm_temp_bytes;
     struct lstmcl_cache *caches; /* live caches made by this context */
+    struct lstmcl_plan *plans;   /* live plans made by this context */
     int device_retained;        /* device retained by create_from_queue */
     int counted;                /* counted in the live-context total */
 };
@@ -120,26 +121,44 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
                            size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                            size_t ldc);
 
-/* ---- the cache ---- */
+/* ---- plans (plan.c) ---- */
+/* Element counts of every matrix a call touches. */
+typedef struct {
+    size_t N, T, D, H;
+    size_t nt;   /* N*T rows */
+    size_t e_x;  /* N*T*D */
+    size_t e_h;  /* N*T*H */
+    size_t e_g;  /* N*T*4H */
+    size_t e_wx; /* D*4H */
+    size_t e_wh; /* H*4H */
+    size_t e_nh; /* N*H */
+} lstmcl_dims;
+
+/* Checks sizes (zero, overflow, index range, device limits) and fills d. */
+lstmcl_status lstmcl__check_dims(lstmcl_context *ctx, const char *fn, size_t N, size_t T,
+                                 size_t D, size_t H, lstmcl_dims *d);
+
+struct lstmcl_plan {
+    lstmcl_context *ctx;       /* NULL once the context is destroyed */
+    struct lstmcl_plan *next;  /* in ctx->plans */
+    lstmcl_dims d;
+    size_t workspace_floats;
+    size_t reserve_floats;
+    cl_mem own_workspace;      /* from the pool, at first use without a workspace */
+};
+
+/* ---- the host-pointer API's cache (lstm.c) ---- */
 typedef enum { LSTMCL_CACHE_STEP = 1, LSTMCL_CACHE_SEQUENCE = 2 } lstmcl_cache_kind;
 
-enum {
-    LSTMCL_CB_X,      /* x (N*T, D) */
-    LSTMCL_CB_WX,     /* Wx (D, 4H) */
-    LSTMCL_CB_WH,     /* Wh (H, 4H) */
-    LSTMCL_CB_GATES,  /* activated gates i,f,o,g (N*T, 4H) */
-    LSTMCL_CB_C,      /* cell state c_t (N*T, H) */
-    LSTMCL_CB_HPREV,  /* h_{t-1} (N*T, H), row (n,0) = h0 */
-    LSTMCL_CB_C0,     /* initial cell state (N, H); absent when zero */
-    LSTMCL_CB_COUNT
-};
+/* Device copies a backward needs, in the order of lstm.c's buffer list. */
+enum { LSTMCL_CB_RESERVE, LSTMCL_CB_X, LSTMCL_CB_WX, LSTMCL_CB_WH, LSTMCL_CB_C0, LSTMCL_CB_COUNT };
 
 struct lstmcl_cache {
     lstmcl_context *ctx;        /* NULL once the context is destroyed */
     struct lstmcl_cache *next;  /* in ctx->caches */
     lstmcl_cache_kind kind;
     size_t N, T, D, H;
-    cl_mem mem[LSTMCL_CB_COUNT];
+    cl_mem mem[LSTMCL_CB_COUNT]; /* NULL where absent (c0 of a sequence) */
     size_t bytes[LSTMCL_CB_COUNT];
 };
 

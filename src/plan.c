@@ -1,0 +1,540 @@
+/* Plans: the device-buffer API, and the order of GEMMs and kernels.
+ *
+ * Rows of every (N*T, ·) matrix are in the caller's (n, t) order, so x, h,
+ * dh and dx are used as they are.  The forward runs one GEMM x·Wx for all
+ * steps, then per step one GEMM that adds h_{t-1}·Wh in place and one kernel
+ * for the gates, cell and hidden state.  The backward runs per step one
+ * kernel and one GEMM da·Whᵀ; dx, dWx, dWh and db follow for all steps at
+ * once.  Nothing here waits for the device.
+ *
+ * Reserve (training forward → backward), in floats:
+ *   [0, NT·4H)            activated gates, rows (n,t)
+ *   [NT·4H, NT·5H)        c_t, rows (n,t)
+ *   [NT·5H, NT·6H)        h_{t-1}, rows (n,t) (h0 or zeros at t = 0)
+ * Workspace (one call), in floats:
+ *   [0, NT·4H)            inference: a and gates; backward: da
+ *   [NT·4H, NT·4H + NH)   inference: the running c; backward: dc
+ *   [.., NT·4H + 2NH)     backward: the gradient reaching h_t from step t+1 */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- sizes */
+
+static size_t mul(size_t a, size_t b, int *ok)
+{
+    if (b != 0 && a > SIZE_MAX / b) {
+        *ok = 0;
+        return 0;
+    }
+    return a * b;
+}
+
+lstmcl_status lstmcl__check_dims(lstmcl_context *ctx, const char *fn, size_t N, size_t T,
+                                 size_t D, size_t H, lstmcl_dims *d)
+{
+    int ok = 1;
+    size_t h4, largest = 0, i;
+    cl_ulong total;
+
+    if (N == 0 || T == 0 || D == 0 || H == 0)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: %s is 0; every size must be at least 1", fn,
+                            N == 0 ? "N" : T == 0 ? "T" : D == 0 ? "D" : "H");
+    d->N = N, d->T = T, d->D = D, d->H = H;
+    h4 = mul(H, 4, &ok);
+    d->nt = mul(N, T, &ok);
+    d->e_x = mul(d->nt, D, &ok);
+    d->e_h = mul(d->nt, H, &ok);
+    d->e_g = mul(d->nt, h4, &ok);
+    d->e_wx = mul(D, h4, &ok);
+    d->e_wh = mul(H, h4, &ok);
+    d->e_nh = mul(N, H, &ok);
+    {
+        const size_t e[] = {d->e_x, d->e_h, d->e_g, d->e_wx, d->e_wh, d->e_nh};
+        for (i = 0; i < sizeof e / sizeof e[0]; i++) {
+            if (e[i] > largest)
+                largest = e[i];
+            mul(e[i], 6 * sizeof(float), &ok); /* byte counts of reserve and workspace fit */
+        }
+    }
+    if (!ok)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: sizes N=%zu T=%zu D=%zu H=%zu overflow size_t", fn, N, T, D, H);
+    /* the reserve (6·NT·H floats) is indexed by the kernels too */
+    if (largest > (size_t)INT_MAX || d->e_h > (size_t)INT_MAX / 6 ||
+        d->e_g + 2 * d->e_nh > (size_t)INT_MAX)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: sizes N=%zu T=%zu D=%zu H=%zu make a matrix of %zu elements; "
+                            "lstmcl's kernels index at most %d",
+                            fn, N, T, D, H, largest > 6 * d->e_h ? largest : 6 * d->e_h, INT_MAX);
+    if ((cl_ulong)largest * sizeof(float) > ctx->max_alloc)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: sizes N=%zu T=%zu D=%zu H=%zu need a buffer of %zu bytes; the "
+                            "device's CL_DEVICE_MAX_MEM_ALLOC_SIZE is %llu bytes",
+                            fn, N, T, D, H, largest * sizeof(float),
+                            (unsigned long long)ctx->max_alloc);
+    /* a training step holds x, dx, h, dh, the reserve, the workspace and the
+     * weights with their gradients at about the same time */
+    total = 2 * (cl_ulong)d->e_x + 8 * (cl_ulong)d->e_h + 2 * (cl_ulong)d->e_g +
+            2 * (cl_ulong)d->e_wx + 2 * (cl_ulong)d->e_wh;
+    if (total > ctx->global_mem / sizeof(float))
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: sizes N=%zu T=%zu D=%zu H=%zu need about %llu bytes of device "
+                            "memory; the device has %llu",
+                            fn, N, T, D, H, (unsigned long long)(total * sizeof(float)),
+                            (unsigned long long)ctx->global_mem);
+    return LSTMCL_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- plans */
+
+lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t N, size_t T,
+                                 size_t D, size_t H)
+{
+    static const char fn[] = "lstmcl_plan_create";
+    lstmcl_plan *plan;
+    lstmcl_dims d;
+    lstmcl_status st;
+
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (!out)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+    *out = NULL;
+    st = lstmcl__check_dims(ctx, fn, N, T, D, H, &d);
+    if (st != LSTMCL_SUCCESS)
+        return st;
+    plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
+    plan->ctx = ctx;
+    plan->d = d;
+    plan->workspace_floats = d.e_g + 2 * d.e_nh;
+    plan->reserve_floats = d.e_g + 2 * d.e_h;
+    plan->next = ctx->plans;
+    ctx->plans = plan;
+    *out = plan;
+    lstmcl__clear_message(ctx);
+    return LSTMCL_SUCCESS;
+}
+
+void lstmcl_plan_destroy(lstmcl_plan *plan)
+{
+    if (!plan)
+        return;
+    if (plan->ctx) {
+        lstmcl_plan **p = &plan->ctx->plans;
+        while (*p && *p != plan)
+            p = &(*p)->next;
+        if (*p)
+            *p = plan->next;
+        lstmcl__buffer_put(plan->ctx, plan->own_workspace, plan->workspace_floats * sizeof(float));
+    } else if (plan->own_workspace) {
+        clReleaseMemObject(plan->own_workspace);
+    }
+    free(plan);
+}
+
+lstmcl_status lstmcl_plan_workspace_size(const lstmcl_plan *plan, size_t *bytes)
+{
+    if (!plan || !bytes)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    *bytes = plan->workspace_floats * sizeof(float);
+    return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl_plan_reserve_size(const lstmcl_plan *plan, size_t *bytes)
+{
+    if (!plan || !bytes)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    *bytes = plan->reserve_floats * sizeof(float);
+    return LSTMCL_SUCCESS;
+}
+
+/* --------------------------------------------------------------- checks */
+
+/* A tensor holds `elems` floats from its offset, in this context. */
+static lstmcl_status check_tensor(lstmcl_context *ctx, const char *fn, const char *name,
+                                  const lstmcl_tensor *t, size_t elems, int required)
+{
+    size_t size = 0;
+    cl_context owner = NULL;
+    cl_int err;
+
+    if (!t->mem) {
+        if (required)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                                "%s: %s is required but its mem is NULL", fn, name);
+        return LSTMCL_SUCCESS;
+    }
+    err = clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetMemObjectInfo(t->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    if (err != CL_SUCCESS)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: %s is not a valid OpenCL buffer (%s)", fn, name,
+                            lstmcl__cl_error_name(err));
+    if (owner != ctx->clctx)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: %s belongs to another OpenCL context than lstmcl's", fn, name);
+    if (t->offset > size / sizeof(float) || elems > size / sizeof(float) - t->offset)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: %s needs %zu floats from offset %zu, but its buffer holds %zu "
+                            "floats",
+                            fn, name, elems, t->offset, size / sizeof(float));
+    if (t->offset + elems > (size_t)INT_MAX)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: %s ends at float %zu; lstmcl's kernels index at most %d", fn,
+                            name, t->offset + elems, INT_MAX);
+    return LSTMCL_SUCCESS;
+}
+
+static lstmcl_status check_scratch(lstmcl_context *ctx, const char *fn, const char *name,
+                                   cl_mem mem, size_t floats)
+{
+    lstmcl_tensor t;
+    t.mem = mem;
+    t.offset = 0;
+    return check_tensor(ctx, fn, name, &t, floats, 1);
+}
+
+static lstmcl_status check_plan(const lstmcl_plan *plan, const char *fn, const void *args)
+{
+    if (!plan)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (!plan->ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT; /* its context is gone: nowhere to say more */
+    if (!args)
+        return lstmcl__fail(plan->ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: args is NULL", fn);
+    return LSTMCL_SUCCESS;
+}
+
+static lstmcl_status workspace(lstmcl_plan *plan, cl_mem given, cl_mem *ws)
+{
+    lstmcl_status st;
+    if (given) {
+        *ws = given;
+        return LSTMCL_SUCCESS;
+    }
+    if (!plan->own_workspace) {
+        st = lstmcl__buffer_get(plan->ctx, plan->workspace_floats * sizeof(float),
+                                &plan->own_workspace);
+        if (st != LSTMCL_SUCCESS)
+            return st;
+    }
+    *ws = plan->own_workspace;
+    return LSTMCL_SUCCESS;
+}
+
+/* ------------------------------------------------------------ launching */
+
+typedef struct {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} argset;
+
+static void arg_int(argset *a, size_t v)
+{
+    int iv = (int)v; /* the checks keep every index below INT_MAX */
+    if (a->err == CL_SUCCESS)
+        a->err = clSetKernelArg(a->k, a->i, sizeof iv, &iv);
+    a->i++;
+}
+
+static void arg_mem(argset *a, cl_mem m)
+{
+    if (a->err == CL_SUCCESS)
+        a->err = clSetKernelArg(a->k, a->i, sizeof m, m ? &m : NULL);
+    a->i++;
+}
+
+/* Runs a kernel over (cols rounded up to the work-group size) x rows. */
+static lstmcl_status launch(lstmcl_context *ctx, const argset *a, const char *name, size_t cols,
+                            size_t rows)
+{
+    size_t ls = ctx->local_size;
+    size_t global[2], local[2];
+    cl_int err;
+
+    if (a->err != CL_SUCCESS)
+        return lstmcl__fail_cl(ctx, a->err, name);
+    local[0] = ls, local[1] = 1;
+    global[0] = (cols + ls - 1) / ls * ls;
+    global[1] = rows;
+    err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return lstmcl__fail_cl(ctx, err, name);
+    return LSTMCL_SUCCESS;
+}
+
+/* dst[0..floats) = src, or zeros when src is absent. */
+static lstmcl_status copy_or_zero(lstmcl_context *ctx, cl_mem dst, size_t dst_off,
+                                  const lstmcl_tensor *src, size_t floats)
+{
+    cl_int err;
+    if (src->mem) {
+        err = clEnqueueCopyBuffer(ctx->queue, src->mem, dst, src->offset * sizeof(float),
+                                  dst_off * sizeof(float), floats * sizeof(float), 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return lstmcl__fail_cl(ctx, err, "clEnqueueCopyBuffer");
+    } else {
+        const float zero = 0.0f;
+        err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, dst_off * sizeof(float),
+                                  floats * sizeof(float), 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return lstmcl__fail_cl(ctx, err, "clEnqueueFillBuffer");
+    }
+    return LSTMCL_SUCCESS;
+}
+
+/* After a failure part of a call may be enqueued: let it drain, so that the
+ * caller may free or reuse what it gave. */
+static lstmcl_status drained(lstmcl_context *ctx, lstmcl_status st)
+{
+    clFinish(ctx->queue);
+    return st;
+}
+
+#define TRY(expr)                       \
+    do {                                \
+        st = (expr);                    \
+        if (st != LSTMCL_SUCCESS)       \
+            return drained(ctx, st);    \
+    } while (0)
+
+/* -------------------------------------------------------------- forward */
+
+lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *a)
+{
+    static const char fn[] = "lstmcl_plan_forward";
+    lstmcl_context *ctx;
+    const lstmcl_dims *d;
+    size_t N, T, D, H, t;
+    int train;
+    cl_mem ws = NULL, gm, cm;
+    size_t g0, c0ff, hp0; /* offsets of the gates, c and h_{t-1} areas */
+    lstmcl_status st;
+
+    st = check_plan(plan, fn, a);
+    if (st != LSTMCL_SUCCESS)
+        return st;
+    ctx = plan->ctx;
+    d = &plan->d;
+    N = d->N, T = d->T, D = d->D, H = d->H;
+    train = a->reserve != NULL;
+
+    if ((st = check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
+        (st = check_tensor(ctx, fn, "h0", &a->h0, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
+        (st = check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
+        (st = check_tensor(ctx, fn, "b", &a->b, 4 * H, 1)) ||
+        (st = check_tensor(ctx, fn, "h", &a->h, d->e_h, 1)) ||
+        (st = check_tensor(ctx, fn, "hT", &a->hT, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "cT", &a->cT, d->e_nh, 0)))
+        return st;
+    if (train && (st = check_scratch(ctx, fn, "reserve", a->reserve, plan->reserve_floats)))
+        return st;
+    if (!train || a->workspace) { /* a training forward needs no workspace */
+        if (a->workspace &&
+            (st = check_scratch(ctx, fn, "workspace", a->workspace, plan->workspace_floats)))
+            return st;
+        if ((st = workspace(plan, a->workspace, &ws)) != LSTMCL_SUCCESS)
+            return st;
+    }
+    if (train) {
+        gm = cm = a->reserve;
+        g0 = 0, c0ff = d->e_g, hp0 = d->e_g + d->e_h;
+    } else {
+        gm = cm = ws;
+        g0 = 0, c0ff = d->e_g, hp0 = 0;
+    }
+
+    /* a = x·Wx for every step at once */
+    TRY(lstmcl__gemm(ctx, 0, 0, d->nt, 4 * H, D, 1.0f, a->x.mem, a->x.offset, D, a->Wx.mem,
+                     a->Wx.offset, 4 * H, 0.0f, gm, g0, 4 * H));
+
+    for (t = 0; t < T; t++) {
+        argset k = {ctx->k_fwd_step, 0, CL_SUCCESS};
+        cl_mem hp = NULL;
+        size_t hp_off = 0, hp_ld = H;
+        if (t > 0)
+            hp = a->h.mem, hp_off = a->h.offset + (t - 1) * H, hp_ld = T * H;
+        else if (a->h0.mem)
+            hp = a->h0.mem, hp_off = a->h0.offset, hp_ld = H;
+        /* a_t += h_{t-1}·Wh, in place in the gates of step t */
+        if (hp)
+            TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, hp, hp_off, hp_ld, a->Wh.mem,
+                             a->Wh.offset, 4 * H, 1.0f, gm, g0 + t * 4 * H, T * 4 * H));
+
+        arg_int(&k, N);
+        arg_int(&k, H);
+        arg_mem(&k, gm);
+        arg_int(&k, g0 + t * 4 * H);
+        arg_int(&k, T * 4 * H);
+        arg_int(&k, train);
+        arg_mem(&k, a->b.mem);
+        arg_int(&k, a->b.offset);
+        if (train) { /* c_t of every step is kept */
+            if (t > 0) {
+                arg_mem(&k, cm);
+                arg_int(&k, c0ff + (t - 1) * H);
+                arg_int(&k, T * H);
+            } else {
+                arg_mem(&k, a->c0.mem);
+                arg_int(&k, a->c0.offset);
+                arg_int(&k, H);
+            }
+            arg_mem(&k, cm);
+            arg_int(&k, c0ff + t * H);
+            arg_int(&k, T * H);
+        } else { /* one running c, updated in place */
+            arg_mem(&k, t > 0 ? cm : a->c0.mem);
+            arg_int(&k, t > 0 ? c0ff : a->c0.offset);
+            arg_int(&k, H);
+            arg_mem(&k, cm);
+            arg_int(&k, c0ff);
+            arg_int(&k, H);
+        }
+        arg_mem(&k, a->h.mem);
+        arg_int(&k, a->h.offset + t * H);
+        arg_int(&k, T * H);
+        arg_mem(&k, hp);
+        arg_int(&k, hp_off);
+        arg_int(&k, hp_ld);
+        arg_mem(&k, train ? gm : NULL); /* h_{t-1} into the reserve, for dWh */
+        arg_int(&k, hp0 + t * H);
+        arg_int(&k, T * H);
+        arg_mem(&k, t + 1 == T ? a->hT.mem : NULL);
+        arg_int(&k, a->hT.offset);
+        arg_mem(&k, t + 1 == T ? a->cT.mem : NULL);
+        arg_int(&k, a->cT.offset);
+        TRY(launch(ctx, &k, "lstm_fwd_step", H, N));
+    }
+    lstmcl__clear_message(ctx);
+    return LSTMCL_SUCCESS;
+}
+
+/* ------------------------------------------------------------- backward */
+
+lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args *a)
+{
+    static const char fn[] = "lstmcl_plan_backward";
+    lstmcl_context *ctx;
+    const lstmcl_dims *d;
+    size_t N, T, D, H, t;
+    cl_mem ws = NULL, rs;
+    size_t da0, dc0ff, dr0, g0 = 0, c0ff, hp0;
+    const float beta = a && a->accumulate ? 1.0f : 0.0f;
+    lstmcl_status st;
+
+    st = check_plan(plan, fn, a);
+    if (st != LSTMCL_SUCCESS)
+        return st;
+    ctx = plan->ctx;
+    d = &plan->d;
+    N = d->N, T = d->T, D = d->D, H = d->H;
+
+    if ((st = check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
+        (st = check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
+        (st = check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
+        (st = check_tensor(ctx, fn, "dh", &a->dh, d->e_h, 1)) ||
+        (st = check_tensor(ctx, fn, "dhT", &a->dhT, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "dcT", &a->dcT, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "dx", &a->dx, d->e_x, 0)) ||
+        (st = check_tensor(ctx, fn, "dh0", &a->dh0, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "dc0", &a->dc0, d->e_nh, 0)) ||
+        (st = check_tensor(ctx, fn, "dWx", &a->dWx, d->e_wx, 0)) ||
+        (st = check_tensor(ctx, fn, "dWh", &a->dWh, d->e_wh, 0)) ||
+        (st = check_tensor(ctx, fn, "db", &a->db, 4 * H, 0)))
+        return st;
+    if (!a->reserve)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: reserve is NULL; pass the reserve of a training forward", fn);
+    if ((st = check_scratch(ctx, fn, "reserve", a->reserve, plan->reserve_floats)))
+        return st;
+    if (a->workspace &&
+        (st = check_scratch(ctx, fn, "workspace", a->workspace, plan->workspace_floats)))
+        return st;
+    if ((st = workspace(plan, a->workspace, &ws)) != LSTMCL_SUCCESS)
+        return st;
+    rs = a->reserve;
+    c0ff = d->e_g, hp0 = d->e_g + d->e_h;
+    da0 = 0, dc0ff = d->e_g, dr0 = d->e_g + d->e_nh;
+
+    TRY(copy_or_zero(ctx, ws, dc0ff, &a->dcT, d->e_nh));
+    TRY(copy_or_zero(ctx, ws, dr0, &a->dhT, d->e_nh));
+
+    for (t = T; t-- > 0;) {
+        argset k = {ctx->k_bwd_step, 0, CL_SUCCESS};
+        arg_int(&k, N);
+        arg_int(&k, H);
+        arg_mem(&k, a->dh.mem);
+        arg_int(&k, a->dh.offset + t * H);
+        arg_int(&k, T * H);
+        arg_mem(&k, ws);
+        arg_int(&k, dr0);
+        arg_mem(&k, ws);
+        arg_int(&k, dc0ff);
+        arg_mem(&k, rs);
+        arg_int(&k, g0 + t * 4 * H);
+        arg_int(&k, T * 4 * H);
+        arg_mem(&k, rs);
+        arg_int(&k, c0ff + t * H);
+        arg_int(&k, T * H);
+        if (t > 0) {
+            arg_mem(&k, rs);
+            arg_int(&k, c0ff + (t - 1) * H);
+            arg_int(&k, T * H);
+        } else {
+            arg_mem(&k, a->c0.mem);
+            arg_int(&k, a->c0.offset);
+            arg_int(&k, H);
+        }
+        arg_mem(&k, ws);
+        arg_int(&k, da0 + t * 4 * H);
+        arg_int(&k, T * 4 * H);
+        TRY(launch(ctx, &k, "lstm_bwd_step", H, N));
+        /* the gradient reaching h_{t-1}: da_t·Whᵀ (at t = 0 that is dh0) */
+        if (t > 0)
+            TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0 + t * 4 * H, T * 4 * H,
+                             a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr0, H));
+        else if (a->dh0.mem)
+            TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0, T * 4 * H, a->Wh.mem,
+                             a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
+    }
+    if (a->dc0.mem) {
+        lstmcl_tensor dc = {ws, dc0ff};
+        TRY(copy_or_zero(ctx, a->dc0.mem, a->dc0.offset, &dc, d->e_nh));
+    }
+
+    /* all steps at once */
+    if (a->dx.mem)
+        TRY(lstmcl__gemm(ctx, 0, 1, d->nt, D, 4 * H, 1.0f, ws, da0, 4 * H, a->Wx.mem,
+                         a->Wx.offset, 4 * H, 0.0f, a->dx.mem, a->dx.offset, D));
+    if (a->dWx.mem)
+        TRY(lstmcl__gemm(ctx, 1, 0, D, 4 * H, d->nt, 1.0f, a->x.mem, a->x.offset, D, ws, da0,
+                         4 * H, beta, a->dWx.mem, a->dWx.offset, 4 * H));
+    if (a->dWh.mem)
+        TRY(lstmcl__gemm(ctx, 1, 0, H, 4 * H, d->nt, 1.0f, rs, hp0, H, ws, da0, 4 * H, beta,
+                         a->dWh.mem, a->dWh.offset, 4 * H));
+    if (a->db.mem) {
+        argset k = {ctx->k_colsum, 0, CL_SUCCESS};
+        arg_int(&k, d->nt);
+        arg_int(&k, 4 * H);
+        arg_mem(&k, ws);
+        arg_int(&k, da0);
+        arg_mem(&k, a->db.mem);
+        arg_int(&k, a->db.offset);
+        arg_int(&k, a->accumulate != 0);
+        TRY(launch(ctx, &k, "lstm_colsum", 4 * H, 1));
+    }
+    lstmcl__clear_message(ctx);
+    return LSTMCL_SUCCESS;
+}
