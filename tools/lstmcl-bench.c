@@ -1,0 +1,616 @@
+/* lstmcl-bench: times lstmcl's forward and backward and, in the same run, the
+ * same work on the host with OpenBLAS, structured as the seed does it (a) and
+ * as lstmcl does it (b).  Prints a table, CSV or JSON. */
+#define _POSIX_C_SOURCE 200809L
+#include "hostlstm.h"
+#include "lstmcl_cl.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+extern char *openblas_get_config(void);
+extern int openblas_get_num_threads(void);
+
+/* ------------------------------------------------------------ plumbing */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void die(const char *what, lstmcl_context *ctx, lstmcl_status st)
+{
+    fprintf(stderr, "lstmcl-bench: %s: %s: %s\n", what, lstmcl_status_string(st),
+            ctx ? lstmcl_context_message(ctx) : lstmcl_last_create_message());
+    exit(1);
+}
+
+static float *rnd(size_t n, double scale, unsigned long long *state)
+{
+    float *p = malloc(n * sizeof *p);
+    size_t i;
+    if (!p) {
+        fprintf(stderr, "lstmcl-bench: out of memory\n");
+        exit(1);
+    }
+    for (i = 0; i < n; i++) {
+        unsigned long long x = *state;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        *state = x;
+        p[i] = (float)(((double)(x >> 11) / 9007199254740992.0 * 2 - 1) * scale);
+    }
+    return p;
+}
+
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* -------------------------------------------------------------- shapes */
+
+typedef struct {
+    size_t N, T, D, H;
+    const char *name;
+} shape;
+
+/* DeepBench's LSTM training set (hidden, batch, steps) with D = H, and ours. */
+static const shape full_set[] = {
+    {64, 50, 512, 512, "reference"},
+    {16, 25, 512, 512, "deepbench"},   {64, 25, 512, 512, "deepbench"},
+    {32, 25, 1024, 1024, "deepbench"}, {128, 25, 1024, 1024, "deepbench"},
+    {16, 50, 1536, 1536, "deepbench"}, {32, 25, 2048, 2048, "deepbench"},
+    {16, 150, 256, 256, "deepbench"},  {64, 150, 256, 256, "deepbench"},
+};
+static const shape quick_set[] = {
+    {64, 50, 512, 512, "reference"},
+    {16, 150, 256, 256, "deepbench"},
+    {16, 25, 512, 512, "deepbench"},
+};
+
+enum { P_INFER, P_TRAIN_FWD, P_BWD, P_STEP, P_COUNT };
+static const char *const pass_names[P_COUNT] = {"inference", "train-fwd", "backward",
+                                                "train-step"};
+enum { I_HOST_API, I_DEVICE_API, I_SEED, I_HOISTED, I_COUNT };
+static const char *const impl_names[I_COUNT] = {"lstmcl-host-api", "lstmcl-device-api",
+                                                "openblas-seed", "openblas-hoisted"};
+
+typedef struct {
+    shape s;
+    double t[P_COUNT][I_COUNT]; /* seconds; 0 = not measured */
+    double agree;               /* normalised difference of h, lstmcl vs host */
+} result;
+
+static double flops(const shape *s, int pass)
+{
+    double fwd = 2.0 * s->N * s->T * (double)(s->D + s->H) * 4.0 * s->H;
+    return pass == P_BWD ? 2 * fwd : pass == P_STEP ? 3 * fwd : fwd;
+}
+
+/* ---------------------------------------------------------- measuring */
+
+typedef struct {
+    int warmup, repeat;
+} timing;
+
+#define TIME(tm, out, body)                                 \
+    do {                                                    \
+        double v_[64];                                      \
+        int r_;                                             \
+        for (r_ = 0; r_ < (tm)->warmup; r_++) {             \
+            body;                                           \
+        }                                                   \
+        for (r_ = 0; r_ < (tm)->repeat; r_++) {             \
+            double t0_ = now();                             \
+            body;                                           \
+            v_[r_] = now() - t0_;                           \
+        }                                                   \
+        (out) = median(v_, (tm)->repeat);                   \
+    } while (0)
+
+static void progress(const shape *s, const char *what)
+{
+    fprintf(stderr, "\r  N=%zu T=%zu D=%zu H=%zu: %-34s", s->N, s->T, s->D, s->H, what);
+    fflush(stderr);
+}
+
+static cl_mem upload(lstmcl_context *ctx, const float *src, size_t n)
+{
+    cl_int err;
+    cl_mem m = clCreateBuffer(lstmcl_context_cl_context(ctx), CL_MEM_READ_WRITE |
+                              (src ? CL_MEM_COPY_HOST_PTR : 0), n * sizeof(float),
+                              (void *)src, &err);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "lstmcl-bench: clCreateBuffer of %zu floats failed (%d)\n", n, (int)err);
+        exit(1);
+    }
+    return m;
+}
+
+static void measure(lstmcl_context *ctx, const shape *s, const timing *tm, int host, result *res)
+{
+    const size_t N = s->N, T = s->T, D = s->D, H = s->H;
+    unsigned long long seed = 12345;
+    const double ws = 1.0 / sqrt((double)H);
+    float *x = rnd(N * T * D, 1, &seed), *h0 = rnd(N * H, .5, &seed);
+    float *Wx = rnd(D * 4 * H, ws, &seed), *Wh = rnd(H * 4 * H, ws, &seed);
+    float *b = rnd(4 * H, .1, &seed), *dh = rnd(N * T * H, 1, &seed);
+    float *h = malloc(N * T * H * 4), *hh = malloc(N * T * H * 4), *dx = malloc(N * T * D * 4);
+    float *dh0 = malloc(N * H * 4), *dWx = malloc(D * 4 * H * 4), *dWh = malloc(H * 4 * H * 4);
+    float *db = malloc(4 * H * 4);
+    lstmcl_cache *cache = NULL;
+    lstmcl_status st;
+    int p;
+
+    memset(res, 0, sizeof *res);
+    res->s = *s;
+    if (!h || !hh || !dx || !dh0 || !dWx || !dWh || !db) {
+        fprintf(stderr, "lstmcl-bench: out of memory\n");
+        exit(1);
+    }
+
+    /* lstmcl, host-pointer API (copies included) */
+    progress(s, "lstmcl host API");
+    TIME(tm, res->t[P_INFER][I_HOST_API], {
+        st = lstmcl_forward(ctx, N, T, D, H, x, h0, Wx, Wh, b, h, NULL);
+        if (st) die("lstmcl_forward", ctx, st);
+    });
+    TIME(tm, res->t[P_TRAIN_FWD][I_HOST_API], {
+        lstmcl_cache_destroy(cache);
+        st = lstmcl_forward(ctx, N, T, D, H, x, h0, Wx, Wh, b, h, &cache);
+        if (st) die("lstmcl_forward", ctx, st);
+    });
+    TIME(tm, res->t[P_BWD][I_HOST_API], {
+        st = lstmcl_backward(ctx, cache, dh, dx, dh0, dWx, dWh, db);
+        if (st) die("lstmcl_backward", ctx, st);
+    });
+    lstmcl_cache_destroy(cache);
+
+    /* lstmcl, device-buffer API (data stays on the device) */
+    progress(s, "lstmcl device API");
+    {
+        cl_command_queue q = lstmcl_context_queue(ctx);
+        cl_mem bx = upload(ctx, x, N * T * D), bh0 = upload(ctx, h0, N * H);
+        cl_mem bWx = upload(ctx, Wx, D * 4 * H), bWh = upload(ctx, Wh, H * 4 * H);
+        cl_mem bb = upload(ctx, b, 4 * H), bh = upload(ctx, NULL, N * T * H);
+        cl_mem bdh = upload(ctx, dh, N * T * H), bdx = upload(ctx, NULL, N * T * D);
+        cl_mem bdh0 = upload(ctx, NULL, N * H), bdWx = upload(ctx, NULL, D * 4 * H);
+        cl_mem bdWh = upload(ctx, NULL, H * 4 * H), bdb = upload(ctx, NULL, 4 * H), reserve;
+        lstmcl_plan *plan = NULL;
+        lstmcl_forward_args fa;
+        lstmcl_backward_args ba;
+        size_t rbytes;
+
+        if ((st = lstmcl_plan_create(&plan, ctx, N, T, D, H)))
+            die("lstmcl_plan_create", ctx, st);
+        lstmcl_plan_reserve_size(plan, &rbytes);
+        reserve = upload(ctx, NULL, rbytes / sizeof(float));
+        memset(&fa, 0, sizeof fa);
+        fa.x.mem = bx, fa.h0.mem = bh0, fa.Wx.mem = bWx, fa.Wh.mem = bWh, fa.b.mem = bb;
+        fa.h.mem = bh;
+        memset(&ba, 0, sizeof ba);
+        ba.x.mem = bx, ba.Wx.mem = bWx, ba.Wh.mem = bWh, ba.dh.mem = bdh, ba.dx.mem = bdx;
+        ba.dh0.mem = bdh0, ba.dWx.mem = bdWx, ba.dWh.mem = bdWh, ba.db.mem = bdb;
+        ba.reserve = reserve;
+        TIME(tm, res->t[P_INFER][I_DEVICE_API], {
+            fa.reserve = NULL;
+            if ((st = lstmcl_plan_forward(plan, &fa))) die("lstmcl_plan_forward", ctx, st);
+            clFinish(q);
+        });
+        TIME(tm, res->t[P_TRAIN_FWD][I_DEVICE_API], {
+            fa.reserve = reserve;
+            if ((st = lstmcl_plan_forward(plan, &fa))) die("lstmcl_plan_forward", ctx, st);
+            clFinish(q);
+        });
+        TIME(tm, res->t[P_BWD][I_DEVICE_API], {
+            if ((st = lstmcl_plan_backward(plan, &ba))) die("lstmcl_plan_backward", ctx, st);
+            clFinish(q);
+        });
+        lstmcl_plan_destroy(plan);
+        clReleaseMemObject(bx), clReleaseMemObject(bh0), clReleaseMemObject(bWx);
+        clReleaseMemObject(bWh), clReleaseMemObject(bb), clReleaseMemObject(bh);
+        clReleaseMemObject(bdh), clReleaseMemObject(bdx), clReleaseMemObject(bdh0);
+        clReleaseMemObject(bdWx), clReleaseMemObject(bdWh), clReleaseMemObject(bdb);
+        clReleaseMemObject(reserve);
+    }
+
+    /* the host baselines; training and inference forwards are the same work there */
+    if (host) {
+        host_lstm hs;
+        int how;
+        if (host_lstm_init(&hs, N, T, D, H) != 0) {
+            fprintf(stderr, "lstmcl-bench: out of memory\n");
+            exit(1);
+        }
+        for (how = 0; how < 2; how++) {
+            const int impl = how == 0 ? I_SEED : I_HOISTED;
+            const host_structure hw = how == 0 ? HOST_SEED : HOST_HOISTED;
+            progress(s, how == 0 ? "OpenBLAS, seed structure (a)" : "OpenBLAS, hoisted (b)");
+            TIME(tm, res->t[P_TRAIN_FWD][impl], host_forward(&hs, hw, x, h0, Wx, Wh, b, hh));
+            res->t[P_INFER][impl] = res->t[P_TRAIN_FWD][impl];
+            TIME(tm, res->t[P_BWD][impl],
+                 host_backward(&hs, hw, x, Wx, Wh, dh, dx, dh0, dWx, dWh, db));
+        }
+        host_lstm_free(&hs);
+        res->agree = rel_diff(h, hh, N * T * H);
+    }
+    for (p = 0; p < I_COUNT; p++)
+        if (res->t[P_TRAIN_FWD][p] > 0 && res->t[P_BWD][p] > 0)
+            res->t[P_STEP][p] = res->t[P_TRAIN_FWD][p] + res->t[P_BWD][p];
+    fprintf(stderr, "\r%80s\r", "");
+    free(x), free(h0), free(Wx), free(Wh), free(b), free(dh), free(h), free(hh), free(dx);
+    free(dh0), free(dWx), free(dWh), free(db);
+}
+
+/* ------------------------------------------------------- first calls */
+
+/* In a child: create a context and run one forward+backward; print the time. */
+static int first_call_child(const char *device, const shape *s)
+{
+    unsigned long long seed = 7;
+    const size_t N = s->N, T = s->T, D = s->D, H = s->H;
+    float *x = rnd(N * T * D, 1, &seed), *h0 = rnd(N * H, .5, &seed);
+    float *Wx = rnd(D * 4 * H, .05, &seed), *Wh = rnd(H * 4 * H, .05, &seed);
+    float *b = rnd(4 * H, .1, &seed), *dh = rnd(N * T * H, 1, &seed);
+    float *h = malloc(N * T * H * 4), *dx = malloc(N * T * D * 4), *dh0 = malloc(N * H * 4);
+    float *dWx = malloc(D * 4 * H * 4), *dWh = malloc(H * 4 * H * 4), *db = malloc(4 * H * 4);
+    lstmcl_context *ctx = NULL;
+    lstmcl_cache *cache = NULL;
+    lstmcl_status st;
+    double t0 = now(), t1;
+
+    if ((st = lstmcl_context_create(&ctx, device)))
+        die("lstmcl_context_create", NULL, st);
+    t1 = now();
+    if ((st = lstmcl_forward(ctx, N, T, D, H, x, h0, Wx, Wh, b, h, &cache)) ||
+        (st = lstmcl_backward(ctx, cache, dh, dx, dh0, dWx, dWh, db)))
+        die("first call", ctx, st);
+    printf("FIRST %.6f %.6f\n", t1 - t0, now() - t1);
+    lstmcl_cache_destroy(cache);
+    lstmcl_context_destroy(ctx);
+    return 0;
+}
+
+/* Runs this program as a child with POCL_CACHE_DIR=cache_dir; returns the
+ * seconds of context creation and of the first forward+backward. */
+static int spawn_first_call(const char *self, const char *device, const shape *s,
+                            const char *cache_dir, double *create, double *call)
+{
+    char shape_arg[96], env_cache[4200], path[] = "/tmp/lstmcl-bench-out-XXXXXX";
+    char *argv[8];
+    char **envp;
+    size_t n = 0, i;
+    int fd, status, argc = 0, ok = -1;
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    FILE *f;
+
+    snprintf(shape_arg, sizeof shape_arg, "%zu,%zu,%zu,%zu", s->N, s->T, s->D, s->H);
+    snprintf(env_cache, sizeof env_cache, "POCL_CACHE_DIR=%s", cache_dir);
+    argv[argc++] = (char *)self;
+    argv[argc++] = "--first-call-child";
+    argv[argc++] = shape_arg;
+    if (device) {
+        argv[argc++] = "--device";
+        argv[argc++] = (char *)device;
+    }
+    argv[argc] = NULL;
+    while (environ[n])
+        n++;
+    envp = calloc(n + 2, sizeof *envp);
+    if (!envp)
+        return -1;
+    for (i = 0; i < n; i++)
+        envp[i] = environ[i];
+    for (i = 0; i < n; i++)
+        if (strncmp(envp[i], "POCL_CACHE_DIR=", 15) == 0)
+            break;
+    envp[i] = env_cache;
+    fd = mkstemp(path);
+    if (fd < 0) {
+        free(envp);
+        return -1;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    if (posix_spawn(&pid, self, &fa, NULL, argv, envp) == 0 && waitpid(pid, &status, 0) == pid &&
+        WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        f = fopen(path, "r");
+        if (f && fscanf(f, "FIRST %lf %lf", create, call) == 2)
+            ok = 0;
+        if (f)
+            fclose(f);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd);
+    unlink(path);
+    free(envp);
+    return ok;
+}
+
+static int remove_tree(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+/* ------------------------------------------------------------- output */
+
+typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
+
+static void print_results(out_format fmt, const result *r, int nres)
+{
+    int i, p, k;
+    if (fmt == OUT_CSV) {
+        printf("N,T,D,H,set,pass,impl,ms,gflops,speedup_vs_seed,speedup_vs_hoisted\n");
+        for (i = 0; i < nres; i++)
+            for (p = 0; p < P_COUNT; p++)
+                for (k = 0; k < I_COUNT; k++) {
+                    double t = r[i].t[p][k];
+                    if (t <= 0)
+                        continue;
+                    printf("%zu,%zu,%zu,%zu,%s,%s,%s,%.3f,%.2f,%.3f,%.3f\n", r[i].s.N, r[i].s.T,
+                           r[i].s.D, r[i].s.H, r[i].s.name, pass_names[p], impl_names[k], t * 1e3,
+                           flops(&r[i].s, p) / t * 1e-9,
+                           r[i].t[p][I_SEED] > 0 ? r[i].t[p][I_SEED] / t : 0,
+                           r[i].t[p][I_HOISTED] > 0 ? r[i].t[p][I_HOISTED] / t : 0);
+                }
+        return;
+    }
+    if (fmt == OUT_JSON) {
+        const char *sep = "";
+        printf("  \"results\": [");
+        for (i = 0; i < nres; i++)
+            for (p = 0; p < P_COUNT; p++)
+                for (k = 0; k < I_COUNT; k++) {
+                    double t = r[i].t[p][k];
+                    if (t <= 0)
+                        continue;
+                    printf("%s\n    {\"N\": %zu, \"T\": %zu, \"D\": %zu, \"H\": %zu, "
+                           "\"set\": \"%s\", \"pass\": \"%s\", \"impl\": \"%s\", "
+                           "\"ms\": %.3f, \"gflops\": %.2f}",
+                           sep, r[i].s.N, r[i].s.T, r[i].s.D, r[i].s.H, r[i].s.name,
+                           pass_names[p], impl_names[k], t * 1e3, flops(&r[i].s, p) / t * 1e-9);
+                    sep = ",";
+                }
+        printf("\n  ]");
+        return;
+    }
+    printf("%-22s %-10s | %17s | %17s | %17s | %17s | %6s %6s\n", "shape N,T,D,H", "pass",
+           "lstmcl host API", "lstmcl device API", "(a) OpenBLAS seed", "(b) OpenBLAS hoist",
+           "vs(a)", "vs(b)");
+    printf("%-22s %-10s | %8s %8s | %8s %8s | %8s %8s | %8s %8s | %6s %6s\n", "", "", "ms",
+           "GFLOP/s", "ms", "GFLOP/s", "ms", "GFLOP/s", "ms", "GFLOP/s", "", "");
+    for (i = 0; i < nres; i++) {
+        char sh[64];
+        snprintf(sh, sizeof sh, "%zu,%zu,%zu,%zu %s", r[i].s.N, r[i].s.T, r[i].s.D, r[i].s.H,
+                 r[i].s.name[0] == 'r' ? "(ref)" : r[i].s.name[0] == 'd' ? "(DB)" : "");
+        for (p = 0; p < P_COUNT; p++) {
+            printf("%-22s %-10s", p == 0 ? sh : "", pass_names[p]);
+            for (k = 0; k < I_COUNT; k++) {
+                double t = r[i].t[p][k];
+                if (t > 0)
+                    printf(" | %8.1f %8.1f", t * 1e3, flops(&r[i].s, p) / t * 1e-9);
+                else
+                    printf(" | %8s %8s", "-", "-");
+            }
+            if (r[i].t[p][I_SEED] > 0)
+                printf(" | %6.2f %6.2f\n", r[i].t[p][I_SEED] / r[i].t[p][I_HOST_API],
+                       r[i].t[p][I_HOISTED] / r[i].t[p][I_HOST_API]);
+            else
+                printf(" | %6s %6s\n", "-", "-");
+        }
+        if (r[i].agree > 0)
+            printf("%-22s h differs from the OpenBLAS result by %.1e (normalised)\n", "",
+                   r[i].agree);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lstmcl-bench [--quick] [--shape N,T,D,H]... [--repeat R] [--warmup W]\n"
+            "                    [--device SEL] [--no-host] [--no-first-call] [--csv|--json]\n"
+            "Times lstmcl's inference forward, training forward and backward (host-pointer\n"
+            "and device-buffer APIs) and the same work with OpenBLAS on the host: (a) as the\n"
+            "seed structures it, (b) hoisted as lstmcl does. Ratios are baseline time over\n"
+            "lstmcl host-API time: above 1 lstmcl is faster.\n"
+            "  --quick          three shapes, 3 repeats (about a minute on a 2-core PoCL)\n"
+            "  --shape          add a shape (the default set is DeepBench's LSTM training\n"
+            "                   set plus N=64 T=50 D=H=512); given shapes replace the set\n"
+            "  --repeat/--warmup timed runs (median reported, default 5) and warm-ups (1)\n"
+            "  --no-first-call  skip timing the first call in fresh processes\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *device = NULL;
+    shape custom[32];
+    int ncustom = 0, quick = 0, host = 1, first = 1, i, nset;
+    out_format fmt = OUT_TABLE;
+    timing tm = {1, 5};
+    const shape *set;
+    result *res;
+    lstmcl_context *ctx = NULL;
+    lstmcl_status st;
+    char when[64];
+    time_t tnow = time(NULL);
+    double fc_create[2] = {0, 0}, fc_call[2] = {0, 0};
+    int fc_ok = 0;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            quick = 1;
+        } else if (!strcmp(a, "--no-host")) {
+            host = 0;
+        } else if (!strcmp(a, "--no-first-call")) {
+            first = 0;
+        } else if (!strcmp(a, "--csv")) {
+            fmt = OUT_CSV;
+        } else if (!strcmp(a, "--json")) {
+            fmt = OUT_JSON;
+        } else if ((!strcmp(a, "--shape") || !strcmp(a, "--first-call-child")) && v) {
+            unsigned long long s[4];
+            char extra;
+            if (sscanf(v, "%llu,%llu,%llu,%llu%c", &s[0], &s[1], &s[2], &s[3], &extra) != 4 ||
+                !s[0] || !s[1] || !s[2] || !s[3] || ncustom == 32) {
+                fprintf(stderr, "lstmcl-bench: %s wants N,T,D,H (positive)\n", a);
+                return 2;
+            }
+            custom[ncustom].N = s[0], custom[ncustom].T = s[1];
+            custom[ncustom].D = s[2], custom[ncustom].H = s[3];
+            custom[ncustom].name = "custom";
+            ncustom++, i++;
+            if (!strcmp(a, "--first-call-child")) {
+                for (i++; i + 1 < argc; i++)
+                    if (!strcmp(argv[i], "--device"))
+                        device = argv[i + 1];
+                return first_call_child(device, &custom[0]);
+            }
+        } else if ((!strcmp(a, "--repeat") || !strcmp(a, "--warmup")) && v) {
+            int n = atoi(v);
+            if (n < (a[2] == 'r' ? 1 : 0) || n > 64) {
+                fprintf(stderr, "lstmcl-bench: %s wants 0..64 (repeat at least 1)\n", a);
+                return 2;
+            }
+            if (a[2] == 'r')
+                tm.repeat = n;
+            else
+                tm.warmup = n;
+            i++;
+        } else if (!strcmp(a, "--device") && v) {
+            device = v, i++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (quick && tm.repeat == 5)
+        tm.repeat = 3;
+    set = ncustom ? custom : quick ? quick_set : full_set;
+    nset = ncustom ? ncustom
+                   : quick ? (int)(sizeof quick_set / sizeof quick_set[0])
+                           : (int)(sizeof full_set / sizeof full_set[0]);
+
+    /* first calls in fresh processes, before this process touches OpenCL */
+    if (first) {
+        char dir[] = "/tmp/lstmcl-bench-pocl-XXXXXX";
+        fprintf(stderr, "first call in a new process, empty PoCL kernel cache...\n");
+        if (mkdtemp(dir) && spawn_first_call(argv[0], device, &set[0], dir, &fc_create[0],
+                                             &fc_call[0]) == 0) {
+            fprintf(stderr, "first call in a new process, warm PoCL kernel cache...\n");
+            if (spawn_first_call(argv[0], device, &set[0], dir, &fc_create[1], &fc_call[1]) == 0)
+                fc_ok = 1;
+        }
+        remove_tree(dir);
+        if (!fc_ok)
+            fprintf(stderr, "lstmcl-bench: timing the first call in a child process failed\n");
+    }
+
+    if ((st = lstmcl_context_create(&ctx, device)))
+        die("lstmcl_context_create", NULL, st);
+    res = calloc((size_t)nset, sizeof *res);
+    if (!res)
+        return 1;
+    for (i = 0; i < nset; i++) {
+        fprintf(stderr, "[%d/%d]\n", i + 1, nset);
+        measure(ctx, &set[i], &tm, host, &res[i]);
+    }
+
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&tnow));
+    {
+        char drv[128] = "?", cpu[256] = "?", line[512];
+        struct utsname u;
+        cl_uint cus = 0;
+        FILE *f = fopen("/proc/cpuinfo", "r");
+        clGetDeviceInfo(lstmcl_context_device(ctx), CL_DRIVER_VERSION, sizeof drv, drv, NULL);
+        clGetDeviceInfo(lstmcl_context_device(ctx), CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus,
+                        NULL);
+        while (f && fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+                snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
+                cpu[strcspn(cpu, "\n")] = '\0';
+                break;
+            }
+        if (f)
+            fclose(f);
+        uname(&u);
+        if (fmt == OUT_JSON) {
+            printf("{\n  \"date\": \"%s\",\n  \"device\": \"%s\",\n  \"driver\": \"%s\",\n"
+                   "  \"host_cpu\": \"%s\",\n  \"host_cores\": %ld,\n  \"openblas\": \"%s\",\n"
+                   "  \"repeat\": %d,\n  \"warmup\": %d,\n",
+                   when, lstmcl_context_device_name(ctx), drv, cpu, sysconf(_SC_NPROCESSORS_ONLN),
+                   openblas_get_config(), tm.repeat, tm.warmup);
+            if (fc_ok)
+                printf("  \"first_call\": {\"N\": %zu, \"T\": %zu, \"D\": %zu, \"H\": %zu, "
+                       "\"cold_cache_s\": %.3f, \"warm_cache_s\": %.3f, "
+                       "\"context_create_cold_s\": %.3f, \"context_create_warm_s\": %.3f},\n",
+                       set[0].N, set[0].T, set[0].D, set[0].H, fc_call[0], fc_call[1],
+                       fc_create[0], fc_create[1]);
+            print_results(fmt, res, nset);
+            printf("\n}\n");
+        } else if (fmt == OUT_CSV) {
+            print_results(fmt, res, nset);
+        } else {
+            printf("lstmcl-bench %s, %s\n", lstmcl_version_string(), when);
+            printf("device: %s (driver %s, %u compute units)\n", lstmcl_context_device_name(ctx),
+                   drv, cus);
+            printf("host:   %s, %ld cores, %s %s; OpenBLAS %s, %d threads\n", cpu,
+                   sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, openblas_get_config(),
+                   openblas_get_num_threads());
+            printf("times: median of %d runs after %d warm-up; GFLOP/s counts forward "
+                   "2*N*T*(D+H)*4H, backward twice that\n"
+                   "vs(a), vs(b): baseline time / lstmcl host-API time (above 1: lstmcl "
+                   "faster)\n\n",
+                   tm.repeat, tm.warmup);
+            print_results(fmt, res, nset);
+            if (fc_ok) {
+                double steady = res[0].t[P_STEP][I_HOST_API];
+                printf("\nfirst forward+backward in a new process at N=%zu T=%zu D=%zu H=%zu:\n"
+                       "  empty PoCL kernel cache: %.2f s (+ %.2f s creating the context)\n"
+                       "  warm PoCL kernel cache:  %.2f s (+ %.2f s creating the context), "
+                       "%.2fx the steady state of %.2f s\n",
+                       set[0].N, set[0].T, set[0].D, set[0].H, fc_call[0], fc_create[0],
+                       fc_call[1], fc_create[1], steady > 0 ? fc_call[1] / steady : 0, steady);
+            }
+        }
+    }
+    free(res);
+    lstmcl_context_destroy(ctx);
+    return 0;
+}
