@@ -99,18 +99,30 @@ static lstmcl_status kernel_source(lstmcl_context *ctx, const char *name, const 
 
 static lstmcl_status build_program(lstmcl_context *ctx)
 {
-    const char *src;
-    char *owned = NULL;
+    /* "#line" keeps build-log line numbers those of each .cl file */
+    static const char *const names[2] = {"lstm.cl", "fused.cl"};
+    const char *embedded[2];
+    const char *src[4];
+    char *owned[2] = {NULL, NULL};
     cl_int err;
-    lstmcl_status st;
+    lstmcl_status st = LSTMCL_SUCCESS;
+    int i;
 
-    st = kernel_source(ctx, "lstm.cl", lstmcl__source_lstm_cl, &src, &owned);
+    embedded[0] = lstmcl__source_lstm_cl;
+    embedded[1] = lstmcl__source_fused_cl;
+    src[0] = "#line 1 \"lstm.cl\"\n";
+    src[2] = "#line 1 \"fused.cl\"\n";
+    for (i = 0; i < 2 && st == LSTMCL_SUCCESS; i++)
+        st = kernel_source(ctx, names[i], embedded[i], &src[2 * i + 1], &owned[i]);
+    if (st == LSTMCL_SUCCESS) {
+        ctx->program = clCreateProgramWithSource(ctx->clctx, 4, src, NULL, &err);
+        if (err != CL_SUCCESS)
+            st = lstmcl__fail_cl(ctx, err, "clCreateProgramWithSource");
+    }
+    free(owned[0]);
+    free(owned[1]);
     if (st != LSTMCL_SUCCESS)
         return st;
-    ctx->program = clCreateProgramWithSource(ctx->clctx, 1, &src, NULL, &err);
-    free(owned);
-    if (err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, err, "clCreateProgramWithSource(lstm.cl)");
     err = clBuildProgram(ctx->program, 1, &ctx->device, "", NULL, NULL);
     if (err != CL_SUCCESS) {
         size_t log_len = 0;
@@ -123,7 +135,7 @@ static lstmcl_status build_program(lstmcl_context *ctx)
             log[log_len] = '\0';
         }
         st = lstmcl__fail(ctx, LSTMCL_ERROR_KERNEL_BUILD,
-                          "clBuildProgram(lstm.cl) failed on %s: %s (%d); build log:\n%s",
+                          "clBuildProgram(lstm.cl, fused.cl) failed on %s: %s (%d); build log:\n%s",
                           ctx->device_name, lstmcl__cl_error_name(err), (int)err,
                           log ? log : "(none)");
         free(log);
@@ -138,7 +150,32 @@ static lstmcl_status build_program(lstmcl_context *ctx)
     KERNEL(k_fwd_step, "lstm_fwd_step");
     KERNEL(k_bwd_step, "lstm_bwd_step");
     KERNEL(k_colsum, "lstm_colsum");
+    KERNEL(k_fwd_fused, "lstm_fwd_fused");
+    KERNEL(k_bwd_fused, "lstm_bwd_fused");
+    KERNEL(k_transpose, "lstm_transpose");
 #undef KERNEL
+    return LSTMCL_SUCCESS;
+}
+
+/* Which per-step path: LSTMCL_RECURRENT=fused|gemm, or by device type (the
+ * fused kernels win on CPUs, CLBlast's tuned GEMMs on GPUs). */
+static lstmcl_status choose_path(lstmcl_context *ctx)
+{
+    const char *v = getenv("LSTMCL_RECURRENT");
+    cl_device_type type = 0;
+    clGetDeviceInfo(ctx->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    ctx->cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    if (v && *v && strcmp(v, "auto") != 0) {
+        if (strcmp(v, "fused") == 0)
+            ctx->fused = 1;
+        else if (strcmp(v, "gemm") == 0)
+            ctx->fused = 0;
+        else
+            return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                                "LSTMCL_RECURRENT='%s': use fused, gemm or auto", v);
+        return LSTMCL_SUCCESS;
+    }
+    ctx->fused = ctx->cpu;
     return LSTMCL_SUCCESS;
 }
 
@@ -163,6 +200,9 @@ static lstmcl_status context_init(lstmcl_context *ctx)
     if (err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, err, "clGetDeviceInfo(memory sizes)");
 
+    st = choose_path(ctx);
+    if (st != LSTMCL_SUCCESS)
+        return st;
     st = build_program(ctx);
     if (st != LSTMCL_SUCCESS)
         return st;
@@ -385,6 +425,12 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         clReleaseKernel(ctx->k_bwd_step);
     if (ctx->k_colsum)
         clReleaseKernel(ctx->k_colsum);
+    if (ctx->k_fwd_fused)
+        clReleaseKernel(ctx->k_fwd_fused);
+    if (ctx->k_bwd_fused)
+        clReleaseKernel(ctx->k_bwd_fused);
+    if (ctx->k_transpose)
+        clReleaseKernel(ctx->k_transpose);
     if (ctx->program)
         clReleaseProgram(ctx->program);
     if (ctx->queue)

@@ -67,6 +67,7 @@ const char *lstmcl__type_word(unsigned long type);
 
 /* ---- kernels (kernels.c, generated sources) ---- */
 extern const char lstmcl__source_lstm_cl[];
+extern const char lstmcl__source_fused_cl[];
 
 /* ---- the context ---- */
 typedef struct lstmcl_pooled {
@@ -85,6 +86,11 @@ struct lstmcl_context {
     cl_kernel k_fwd_step;
     cl_kernel k_bwd_step;
     cl_kernel k_colsum;
+    cl_kernel k_fwd_fused;
+    cl_kernel k_bwd_fused;
+    cl_kernel k_transpose;
+    int fused;                  /* per-step work in lstmcl's fused kernels, not CLBlast */
+    int cpu;                    /* the device is a CPU */
     size_t local_size;          /* work-group size used for the elementwise kernels */
     cl_ulong max_alloc;         /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     cl_ulong global_mem;        /* CL_DEVICE_GLOBAL_MEM_SIZE */

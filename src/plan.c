@@ -14,7 +14,11 @@
  * Workspace (one call), in floats:
  *   [0, NT·4H)            inference: a and gates; backward: da
  *   [NT·4H, NT·4H + NH)   inference: the running c; backward: dc
- *   [.., NT·4H + 2NH)     backward: the gradient reaching h_t from step t+1 */
+ *   [.., NT·4H + 2NH)     backward: the gradient reaching h_t from step t+1
+ *   [.., + 4H·H)          backward with the fused kernels: Whᵀ
+ *
+ * Two paths for the per-step work (ctx->fused): CLBlast GEMM + elementwise
+ * kernel (cl/lstm.cl), or one kernel that does both (cl/fused.cl). */
 #include "internal.h"
 
 #include <limits.h>
@@ -113,7 +117,7 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
         return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
     plan->ctx = ctx;
     plan->d = d;
-    plan->workspace_floats = d.e_g + 2 * d.e_nh;
+    plan->workspace_floats = d.e_g + 2 * d.e_nh + (ctx->fused ? d.e_wh : 0);
     plan->reserve_floats = d.e_g + 2 * d.e_h;
     plan->next = ctx->plans;
     ctx->plans = plan;
@@ -272,6 +276,37 @@ static lstmcl_status launch(lstmcl_context *ctx, const argset *a, const char *na
     return LSTMCL_SUCCESS;
 }
 
+/* The fused kernels: one work-item per 8 hidden units (VW in cl/fused.cl).
+ * On a CPU each work-item walks all batch rows, 4 (RB) at a time, in
+ * work-groups of one item spread over the cores, so its slice of the weights
+ * stays in cache; elsewhere each work-item takes one block of 4 rows. */
+static size_t fused_rows(const lstmcl_context *ctx, size_t N)
+{
+    return ctx->cpu ? 1 : (N + 3) / 4;
+}
+
+/* The kernel's n_step argument: rows between one work-item's row blocks. */
+static size_t fused_n_step(const lstmcl_context *ctx, size_t N)
+{
+    return fused_rows(ctx, N) * 4;
+}
+
+static lstmcl_status launch_fused(lstmcl_context *ctx, const argset *a, const char *name,
+                                  size_t H, size_t N)
+{
+    size_t global[2], local[2] = {1, 1};
+    cl_int err;
+    if (a->err != CL_SUCCESS)
+        return lstmcl__fail_cl(ctx, a->err, name);
+    global[0] = (H + 7) / 8;
+    global[1] = fused_rows(ctx, N);
+    err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, ctx->cpu ? local : NULL, 0,
+                                 NULL, NULL);
+    if (err != CL_SUCCESS)
+        return lstmcl__fail_cl(ctx, err, name);
+    return LSTMCL_SUCCESS;
+}
+
 /* dst[0..floats) = src, or zeros when src is absent. */
 static lstmcl_status copy_or_zero(lstmcl_context *ctx, cl_mem dst, size_t dst_off,
                                   const lstmcl_tensor *src, size_t floats)
@@ -360,20 +395,27 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
                      a->Wx.offset, 4 * H, 0.0f, gm, g0, 4 * H));
 
     for (t = 0; t < T; t++) {
-        argset k = {ctx->k_fwd_step, 0, CL_SUCCESS};
+        argset k = {ctx->fused ? ctx->k_fwd_fused : ctx->k_fwd_step, 0, CL_SUCCESS};
         cl_mem hp = NULL;
         size_t hp_off = 0, hp_ld = H;
         if (t > 0)
             hp = a->h.mem, hp_off = a->h.offset + (t - 1) * H, hp_ld = T * H;
         else if (a->h0.mem)
             hp = a->h0.mem, hp_off = a->h0.offset, hp_ld = H;
-        /* a_t += h_{t-1}·Wh, in place in the gates of step t */
-        if (hp)
-            TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, hp, hp_off, hp_ld, a->Wh.mem,
-                             a->Wh.offset, 4 * H, 1.0f, gm, g0 + t * 4 * H, T * 4 * H));
 
         arg_int(&k, N);
         arg_int(&k, H);
+        if (ctx->fused) { /* the kernel computes h_{t-1}·Wh itself */
+            arg_int(&k, fused_n_step(ctx, N));
+            arg_mem(&k, hp);
+            arg_int(&k, hp_off);
+            arg_int(&k, hp_ld);
+            arg_mem(&k, a->Wh.mem);
+            arg_int(&k, a->Wh.offset);
+        } else if (hp) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
+            TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, hp, hp_off, hp_ld, a->Wh.mem,
+                             a->Wh.offset, 4 * H, 1.0f, gm, g0 + t * 4 * H, T * 4 * H));
+        }
         arg_mem(&k, gm);
         arg_int(&k, g0 + t * 4 * H);
         arg_int(&k, T * 4 * H);
@@ -404,9 +446,11 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         arg_mem(&k, a->h.mem);
         arg_int(&k, a->h.offset + t * H);
         arg_int(&k, T * H);
-        arg_mem(&k, hp);
-        arg_int(&k, hp_off);
-        arg_int(&k, hp_ld);
+        if (!ctx->fused) {
+            arg_mem(&k, hp);
+            arg_int(&k, hp_off);
+            arg_int(&k, hp_ld);
+        }
         arg_mem(&k, train ? gm : NULL); /* h_{t-1} into the reserve, for dWh */
         arg_int(&k, hp0 + t * H);
         arg_int(&k, T * H);
@@ -414,13 +458,53 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         arg_int(&k, a->hT.offset);
         arg_mem(&k, t + 1 == T ? a->cT.mem : NULL);
         arg_int(&k, a->cT.offset);
-        TRY(launch(ctx, &k, "lstm_fwd_step", H, N));
+        if (ctx->fused)
+            TRY(launch_fused(ctx, &k, "lstm_fwd_fused", H, N));
+        else
+            TRY(launch(ctx, &k, "lstm_fwd_step", H, N));
     }
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;
 }
 
 /* ------------------------------------------------------------- backward */
+
+/* Step t's cell math by the elementwise kernel: dh_rec and dc in the
+ * workspace, gates and c in the reserve, da into the workspace. */
+static lstmcl_status bwd_step(lstmcl_context *ctx, const lstmcl_backward_args *a, size_t t,
+                              cl_mem ws, size_t dr0, size_t dc0ff, cl_mem rs, size_t c0ff,
+                              size_t da0, size_t T, size_t N, size_t H)
+{
+    argset k = {ctx->k_bwd_step, 0, CL_SUCCESS};
+    arg_int(&k, N);
+    arg_int(&k, H);
+    arg_mem(&k, a->dh.mem);
+    arg_int(&k, a->dh.offset + t * H);
+    arg_int(&k, T * H);
+    arg_mem(&k, ws);
+    arg_int(&k, dr0);
+    arg_mem(&k, ws);
+    arg_int(&k, dc0ff);
+    arg_mem(&k, rs);
+    arg_int(&k, t * 4 * H); /* the gates start the reserve */
+    arg_int(&k, T * 4 * H);
+    arg_mem(&k, rs);
+    arg_int(&k, c0ff + t * H);
+    arg_int(&k, T * H);
+    if (t > 0) {
+        arg_mem(&k, rs);
+        arg_int(&k, c0ff + (t - 1) * H);
+        arg_int(&k, T * H);
+    } else {
+        arg_mem(&k, a->c0.mem);
+        arg_int(&k, a->c0.offset);
+        arg_int(&k, H);
+    }
+    arg_mem(&k, ws);
+    arg_int(&k, da0 + t * 4 * H);
+    arg_int(&k, T * 4 * H);
+    return launch(ctx, &k, "lstm_bwd_step", H, N);
+}
 
 lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args *a)
 {
@@ -429,7 +513,7 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
     const lstmcl_dims *d;
     size_t N, T, D, H, t;
     cl_mem ws = NULL, rs;
-    size_t da0, dc0ff, dr0, g0 = 0, c0ff, hp0;
+    size_t da0, dc0ff, dr0, wt0, g0 = 0, c0ff, hp0;
     const float beta = a && a->accumulate ? 1.0f : 0.0f;
     lstmcl_status st;
 
@@ -466,48 +550,73 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
         return st;
     rs = a->reserve;
     c0ff = d->e_g, hp0 = d->e_g + d->e_h;
-    da0 = 0, dc0ff = d->e_g, dr0 = d->e_g + d->e_nh;
+    da0 = 0, dc0ff = d->e_g, dr0 = d->e_g + d->e_nh, wt0 = d->e_g + 2 * d->e_nh;
 
     TRY(copy_or_zero(ctx, ws, dc0ff, &a->dcT, d->e_nh));
     TRY(copy_or_zero(ctx, ws, dr0, &a->dhT, d->e_nh));
 
-    for (t = T; t-- > 0;) {
-        argset k = {ctx->k_bwd_step, 0, CL_SUCCESS};
-        arg_int(&k, N);
+    if (ctx->fused) {
+        /* Whᵀ once, so that the per-step product reads rows */
+        argset k = {ctx->k_transpose, 0, CL_SUCCESS};
         arg_int(&k, H);
-        arg_mem(&k, a->dh.mem);
-        arg_int(&k, a->dh.offset + t * H);
-        arg_int(&k, T * H);
+        arg_int(&k, 4 * H);
+        arg_mem(&k, a->Wh.mem);
+        arg_int(&k, a->Wh.offset);
         arg_mem(&k, ws);
-        arg_int(&k, dr0);
-        arg_mem(&k, ws);
-        arg_int(&k, dc0ff);
-        arg_mem(&k, rs);
-        arg_int(&k, g0 + t * 4 * H);
-        arg_int(&k, T * 4 * H);
-        arg_mem(&k, rs);
-        arg_int(&k, c0ff + t * H);
-        arg_int(&k, T * H);
-        if (t > 0) {
-            arg_mem(&k, rs);
-            arg_int(&k, c0ff + (t - 1) * H);
-            arg_int(&k, T * H);
-        } else {
-            arg_mem(&k, a->c0.mem);
-            arg_int(&k, a->c0.offset);
+        arg_int(&k, wt0);
+        TRY(launch(ctx, &k, "lstm_transpose", 4 * H, H));
+    }
+    for (t = T; t-- > 0;) {
+        /* step t's cell math: by the step kernel for the last step (and on
+         * the GEMM path every step), else by the fused kernel of step t+1 */
+        if (!ctx->fused || t == T - 1)
+            TRY(bwd_step(ctx, a, t, ws, dr0, dc0ff, rs, c0ff, da0, T, N, H));
+        if (!ctx->fused) {
+            /* the gradient reaching h_{t-1}: da_t·Whᵀ (at t = 0 that is dh0) */
+            if (t > 0)
+                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0 + t * 4 * H, T * 4 * H,
+                                 a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr0, H));
+            else if (a->dh0.mem)
+                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0, T * 4 * H, a->Wh.mem,
+                                 a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
+        } else if (t > 0 || a->dh0.mem) {
+            /* da_t·Whᵀ, then step t-1's cell math (or, at t = 0, dh0) */
+            argset k = {ctx->k_bwd_fused, 0, CL_SUCCESS};
+            arg_int(&k, N);
             arg_int(&k, H);
+            arg_int(&k, fused_n_step(ctx, N));
+            arg_mem(&k, ws);
+            arg_int(&k, da0 + t * 4 * H);
+            arg_int(&k, T * 4 * H);
+            arg_mem(&k, ws);
+            arg_int(&k, wt0);
+            arg_mem(&k, t > 0 ? NULL : a->dh0.mem);
+            arg_int(&k, t > 0 ? 0 : a->dh0.offset);
+            arg_mem(&k, a->dh.mem);
+            arg_int(&k, a->dh.offset + (t > 0 ? t - 1 : 0) * H);
+            arg_int(&k, T * H);
+            arg_mem(&k, ws);
+            arg_int(&k, dc0ff);
+            arg_mem(&k, rs);
+            arg_int(&k, g0 + (t > 0 ? t - 1 : 0) * 4 * H);
+            arg_int(&k, T * 4 * H);
+            arg_mem(&k, rs);
+            arg_int(&k, c0ff + (t > 0 ? t - 1 : 0) * H);
+            arg_int(&k, T * H);
+            if (t > 1) {
+                arg_mem(&k, rs);
+                arg_int(&k, c0ff + (t - 2) * H);
+                arg_int(&k, T * H);
+            } else {
+                arg_mem(&k, a->c0.mem);
+                arg_int(&k, a->c0.offset);
+                arg_int(&k, H);
+            }
+            arg_mem(&k, t > 0 ? ws : NULL);
+            arg_int(&k, da0 + (t > 0 ? t - 1 : 0) * 4 * H);
+            arg_int(&k, T * 4 * H);
+            TRY(launch_fused(ctx, &k, "lstm_bwd_fused", H, N));
         }
-        arg_mem(&k, ws);
-        arg_int(&k, da0 + t * 4 * H);
-        arg_int(&k, T * 4 * H);
-        TRY(launch(ctx, &k, "lstm_bwd_step", H, N));
-        /* the gradient reaching h_{t-1}: da_t·Whᵀ (at t = 0 that is dh0) */
-        if (t > 0)
-            TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0 + t * 4 * H, T * 4 * H,
-                             a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr0, H));
-        else if (a->dh0.mem)
-            TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0, T * 4 * H, a->Wh.mem,
-                             a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
     }
     if (a->dc0.mem) {
         lstmcl_tensor dc = {ws, dc0ff};
