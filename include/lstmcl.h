@@ -118,6 +118,11 @@ LSTMCL_API const char *lstmcl_last_create_message(void);
 /* "platform name / device name" of the context's device.  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_device_name(const lstmcl_context *ctx);
 
+/* Where the context's CLBlast GEMM parameters came from: a tuning file's
+ * path (see lstmcl-tune), "shipped defaults for PoCL on x86-64", or "none
+ * (CLBlast's own parameters)".  NULL ctx: "". */
+LSTMCL_API const char *lstmcl_context_tuning(const lstmcl_context *ctx);
+
 /* Releases a cache and the device memory it holds.  NULL is a no-op.  May be
  * called before or after its context is destroyed. */
 LSTMCL_API void lstmcl_cache_destroy(lstmcl_cache *cache);

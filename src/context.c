@@ -203,6 +203,9 @@ static lstmcl_status context_init(lstmcl_context *ctx)
     st = choose_path(ctx);
     if (st != LSTMCL_SUCCESS)
         return st;
+    st = lstmcl__tuning_apply(ctx);
+    if (st != LSTMCL_SUCCESS)
+        return st;
     st = build_program(ctx);
     if (st != LSTMCL_SUCCESS)
         return st;

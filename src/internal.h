@@ -68,6 +68,39 @@ const char *lstmcl__type_word(unsigned long type);
 /* ---- kernels (kernels.c, generated sources) ---- */
 extern const char lstmcl__source_lstm_cl[];
 extern const char lstmcl__source_fused_cl[];
+extern const char lstmcl__source_pocl_x86_64_tune[];
+
+/* ---- tuning files (tuning.c) ---- */
+#define LSTMCL_TUNE_LINE_MAX 1024
+#define LSTMCL_TUNE_NAME_MAX 48
+#define LSTMCL_TUNE_KERNELS_MAX 16
+#define LSTMCL_TUNE_PARAMS_MAX 32
+#define LSTMCL_TUNE_VALUE_MAX 1048576
+
+typedef struct {
+    char name[LSTMCL_TUNE_NAME_MAX + 1];
+    int nparams;
+    struct {
+        char name[LSTMCL_TUNE_NAME_MAX + 1];
+        unsigned long value;
+    } params[LSTMCL_TUNE_PARAMS_MAX];
+} lstmcl_tuning_kernel;
+
+typedef struct {
+    char device[520];
+    int nkernels;
+    lstmcl_tuning_kernel kernels[LSTMCL_TUNE_KERNELS_MAX];
+} lstmcl_tuning;
+
+/* Parses len bytes of a tuning file; 0, or -1 with a reason in err. */
+int lstmcl__tuning_parse(const char *text, size_t len, lstmcl_tuning *out, char *err,
+                         size_t errlen);
+/* The folder of tuning files; 0, or -1 when no folder can be named. */
+int lstmcl__tuning_dir(char *out, size_t cap);
+/* The tuning file name of a device ("platform / device"). */
+void lstmcl__tuning_file_name(const char *device_name, char *out, size_t cap);
+/* Applies the device's tuning file, else the shipped defaults that match. */
+lstmcl_status lstmcl__tuning_apply(lstmcl_context *ctx);
 
 /* ---- the context ---- */
 typedef struct lstmcl_pooled {
@@ -95,6 +128,7 @@ struct lstmcl_context {
     cl_ulong max_alloc;         /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     cl_ulong global_mem;        /* CL_DEVICE_GLOBAL_MEM_SIZE */
     char device_name[520];
+    char tuning[4900];          /* where the CLBlast parameters came from */
     char *message;              /* last detailed error, heap; "" when none */
     size_t message_cap;
     lstmcl_pooled pool[LSTMCL_POOL_MAX]; /* free device buffers kept for reuse */
