@@ -3,38 +3,108 @@
  * step is slow (CPUs through PoCL).
  *
  * A work-item owns VW consecutive hidden units j0..j0+VW-1 and walks over the
- * batch rows RB at a time, from row n_begin in steps of n_step, so that the
- * slice of the weights it reads stays in cache across rows.  Sums run in a
- * fixed order, so results are the same on every run. */
+ * batch rows RB at a time, from row n_begin in steps of n_step.  The weights
+ * are first packed (lstm_pack_fwd, lstm_pack_bwd) so that each work-item
+ * streams one contiguous panel, zero-padded past H.  Sums run in a fixed
+ * order, so results are the same on every run. */
 
-#define VW 8
+#define VW 16
 #define RB 4
 
-/* Loads VW floats from p (VW consecutive columns starting at column j0 of a
- * row whose last valid column is H-1 relative to p's gate block). */
-inline float8 load_cols(__global const float *p, const int j0, const int H)
+/* VW consecutive floats p[j0..], zero at and past column H. */
+inline float16 load_cols(__global const float *p, const int j0, const int H)
 {
     if (j0 + VW <= H)
-        return vload8(0, p + j0);
-    float8 v = (float8)(0.0f);
+        return vload16(0, p + j0);
     float t[VW];
     for (int q = 0; q < VW; q++)
         t[q] = j0 + q < H ? p[j0 + q] : 0.0f;
-    v = vload8(0, t);
-    return v;
+    return vload16(0, t);
 }
 
-inline float sigm(float x)
+/* Packs W (H, 4H) for lstm_fwd_fused:
+ *   P[((jb*H + k)*4 + gate)*VW + v] = W[k, gate*H + jb*VW + v]   (0 past H)
+ * Work-item (j, k) with j over the padded units. */
+__kernel void lstm_pack_fwd(const int H, __global const float *W, const int w_off,
+                            __global float *P, const int p_off)
 {
-    return 1.0f / (1.0f + exp(-x));
+    const int j = get_global_id(0), k = get_global_id(1);
+    const int Hp = (H + VW - 1) / VW * VW;
+    if (j >= Hp || k >= H)
+        return;
+    const int jb = j / VW, v = j % VW;
+    __global float *out = P + p_off + (jb * H + k) * 4 * VW + v;
+    for (int g = 0; g < 4; g++)
+        out[g * VW] = j < H ? W[w_off + k * 4 * H + g * H + j] : 0.0f;
+}
+
+/* Packs W (H, 4H) transposed for lstm_bwd_fused:
+ *   P[(jb*4H + q)*VW + v] = W[jb*VW + v, q]   (0 past H)
+ * Work-item (j, q). */
+__kernel void lstm_pack_bwd(const int H, __global const float *W, const int w_off,
+                            __global float *P, const int p_off)
+{
+    const int j = get_global_id(0), q = get_global_id(1);
+    const int Hp = (H + VW - 1) / VW * VW;
+    if (j >= Hp || q >= 4 * H)
+        return;
+    P[p_off + ((j / VW) * 4 * H + q) * VW + j % VW] = j < H ? W[w_off + j * 4 * H + q] : 0.0f;
+}
+
+/* Stores the VW values of v at p[j0..], those below column H. */
+inline void store_cols(const float16 v, __global float *p, const int j0, const int H)
+{
+    if (j0 + VW <= H) {
+        vstore16(v, 0, p + j0);
+    } else {
+        float t[VW];
+        vstore16(v, 0, t);
+        for (int q = 0; q < VW && j0 + q < H; q++)
+            p[j0 + q] = t[q];
+    }
+}
+
+/* The gate and cell math of row n, units j0.. (below H), from the
+ * pre-activations, on whole vectors; as lstm_fwd_step in cl/lstm.cl. */
+inline void cell(const int n, const int j0, const int H, const float16 ai, const float16 af,
+                 const float16 ao, const float16 ag, __global float *gates, const int g_ld,
+                 const int store_gates, __global const float *h_prev, const int hp_off,
+                 const int hp_ld, __global const float *c_in, const int ci_off, const int ci_ld,
+                 __global float *c_out, const int co_off, const int co_ld, __global float *h_out,
+                 const int h_off, const int h_ld, __global float *hp_copy, const int hc_off,
+                 const int hc_ld, __global float *h_last, const int hl_off,
+                 __global float *c_last, const int cl_off)
+{
+    const float16 one = (float16)(1.0f);
+    const float16 i = one / (one + exp(-ai)), f = one / (one + exp(-af));
+    const float16 o = one / (one + exp(-ao)), g = tanh(ag);
+    const float16 cp = c_in ? load_cols(c_in + ci_off + n * ci_ld, j0, H) : (float16)(0.0f);
+    const float16 c = f * cp + i * g;
+    const float16 h = o * tanh(c);
+    if (store_gates) {
+        __global float *a = gates + n * g_ld;
+        store_cols(i, a, j0, H);
+        store_cols(f, a + H, j0, H);
+        store_cols(o, a + 2 * H, j0, H);
+        store_cols(g, a + 3 * H, j0, H);
+    }
+    if (hp_copy)
+        store_cols(h_prev ? load_cols(h_prev + hp_off + n * hp_ld, j0, H) : (float16)(0.0f),
+                   hp_copy + hc_off + n * hc_ld, j0, H);
+    store_cols(c, c_out + co_off + n * co_ld, j0, H);
+    store_cols(h, h_out + h_off + n * h_ld, j0, H);
+    if (h_last)
+        store_cols(h, h_last + hl_off + n * H, j0, H);
+    if (c_last)
+        store_cols(c, c_last + cl_off + n * H, j0, H);
 }
 
 /* Forward step t.  For every row n and unit j:
  *   a = gates[n] (x·Wx, without b) + b + h_prev[n]·Wh     (h_prev NULL: zeros)
- *   then as lstm_fwd_step (cl/lstm.cl). */
+ * with Wh packed by lstm_pack_fwd into P; then the cell math (cell above). */
 __kernel void lstm_fwd_fused(const int N, const int H, const int n_step,
                              __global const float *h_prev, const int hp_off, const int hp_ld,
-                             __global const float *Wh, const int wh_off,
+                             __global const float *P, const int p_off,
                              __global float *gates, const int g_off, const int g_ld,
                              const int store_gates,
                              __global const float *b, const int b_off,
@@ -49,99 +119,82 @@ __kernel void lstm_fwd_fused(const int N, const int H, const int n_step,
     const int n_begin = get_global_id(1) * RB;
     if (j0 >= H)
         return;
-    const int G = 4 * H;
-    __global const float *w = Wh + wh_off;
-    const float8 bi = load_cols(b + b_off, j0, H), bf = load_cols(b + b_off + H, j0, H);
-    const float8 bo = load_cols(b + b_off + 2 * H, j0, H);
-    const float8 bg = load_cols(b + b_off + 3 * H, j0, H);
+    __global const float *panel = P + p_off + j0 * H * 4;
+    const float16 bi = load_cols(b + b_off, j0, H), bf = load_cols(b + b_off + H, j0, H);
+    const float16 bo = load_cols(b + b_off + 2 * H, j0, H);
+    const float16 bg = load_cols(b + b_off + 3 * H, j0, H);
 
     for (int n0 = n_begin; n0 < N; n0 += n_step) {
-        float8 ai[RB], af[RB], ao[RB], ag[RB];
-        int rows = N - n0 < RB ? N - n0 : RB;
-        for (int r = 0; r < RB; r++) {
-            const int n = n0 + (r < rows ? r : 0);
-            __global const float *a = gates + g_off + n * g_ld;
-            ai[r] = load_cols(a, j0, H) + bi;
-            af[r] = load_cols(a + H, j0, H) + bf;
-            ao[r] = load_cols(a + 2 * H, j0, H) + bo;
-            ag[r] = load_cols(a + 3 * H, j0, H) + bg;
-        }
+        const int rows = N - n0 < RB ? N - n0 : RB;
+        /* rows past N repeat row n0; their results are not stored */
+        const int n1 = n0 + (rows > 1), n2 = n0 + (rows > 2 ? 2 : 0), n3 = n0 + (rows > 3 ? 3 : 0);
+        __global const float *a0 = gates + g_off + n0 * g_ld, *a1 = gates + g_off + n1 * g_ld;
+        __global const float *a2 = gates + g_off + n2 * g_ld, *a3 = gates + g_off + n3 * g_ld;
+#define LOADA(r) \
+        float16 i##r = load_cols(a##r, j0, H) + bi, f##r = load_cols(a##r + H, j0, H) + bf; \
+        float16 o##r = load_cols(a##r + 2 * H, j0, H) + bo; \
+        float16 g##r = load_cols(a##r + 3 * H, j0, H) + bg;
+        LOADA(0) LOADA(1) LOADA(2) LOADA(3)
+#undef LOADA
         if (h_prev) {
-            __global const float *hp[RB];
-            for (int r = 0; r < RB; r++)
-                hp[r] = h_prev + hp_off + (n0 + (r < rows ? r : 0)) * hp_ld;
-            if (j0 + VW <= H) {
-                for (int k = 0; k < H; k++) {
-                    __global const float *wk = w + k * G + j0;
-                    const float8 wi = vload8(0, wk), wf = vload8(0, wk + H);
-                    const float8 wo = vload8(0, wk + 2 * H), wg = vload8(0, wk + 3 * H);
-                    for (int r = 0; r < RB; r++) {
-                        const float h = hp[r][k];
-                        ai[r] = mad((float8)(h), wi, ai[r]);
-                        af[r] = mad((float8)(h), wf, af[r]);
-                        ao[r] = mad((float8)(h), wo, ao[r]);
-                        ag[r] = mad((float8)(h), wg, ag[r]);
-                    }
-                }
-            } else { /* the last, partial block of units */
-                for (int k = 0; k < H; k++) {
-                    __global const float *wk = w + k * G;
-                    const float8 wi = load_cols(wk, j0, H), wf = load_cols(wk + H, j0, H);
-                    const float8 wo = load_cols(wk + 2 * H, j0, H);
-                    const float8 wg = load_cols(wk + 3 * H, j0, H);
-                    for (int r = 0; r < RB; r++) {
-                        const float h = hp[r][k];
-                        ai[r] = mad((float8)(h), wi, ai[r]);
-                        af[r] = mad((float8)(h), wf, af[r]);
-                        ao[r] = mad((float8)(h), wo, ao[r]);
-                        ag[r] = mad((float8)(h), wg, ag[r]);
-                    }
-                }
+            __global const float *p0 = h_prev + hp_off + n0 * hp_ld;
+            __global const float *p1 = h_prev + hp_off + n1 * hp_ld;
+            __global const float *p2 = h_prev + hp_off + n2 * hp_ld;
+            __global const float *p3 = h_prev + hp_off + n3 * hp_ld;
+            for (int k = 0; k < H; k++) {
+                __global const float *wk = panel + k * 4 * VW;
+                const float16 wi = vload16(0, wk), wf = vload16(1, wk);
+                const float16 wo = vload16(2, wk), wg = vload16(3, wk);
+#define FMA4(r) { const float16 h = (float16)(p##r[k]); \
+                i##r = mad(h, wi, i##r); f##r = mad(h, wf, f##r); \
+                o##r = mad(h, wo, o##r); g##r = mad(h, wg, g##r); }
+                FMA4(0) FMA4(1) FMA4(2) FMA4(3)
+#undef FMA4
             }
         }
-        for (int r = 0; r < rows; r++) {
-            const int n = n0 + r;
-            float vi[VW], vf[VW], vo[VW], vg[VW];
-            vstore8(ai[r], 0, vi);
-            vstore8(af[r], 0, vf);
-            vstore8(ao[r], 0, vo);
-            vstore8(ag[r], 0, vg);
-            __global float *a = gates + g_off + n * g_ld;
-            for (int q = 0; q < VW && j0 + q < H; q++) {
-                const int j = j0 + q;
-                const float i = sigm(vi[q]), f = sigm(vf[q]), o = sigm(vo[q]);
-                const float g = tanh(vg[q]);
-                const float cp = c_in ? c_in[ci_off + n * ci_ld + j] : 0.0f;
-                const float c = f * cp + i * g;
-                const float h = o * tanh(c);
-                if (store_gates) {
-                    a[j] = i;
-                    a[H + j] = f;
-                    a[2 * H + j] = o;
-                    a[3 * H + j] = g;
-                }
-                if (hp_copy)
-                    hp_copy[hc_off + n * hc_ld + j] =
-                        h_prev ? h_prev[hp_off + n * hp_ld + j] : 0.0f;
-                c_out[co_off + n * co_ld + j] = c;
-                h_out[h_off + n * h_ld + j] = h;
-                if (h_last)
-                    h_last[hl_off + n * H + j] = h;
-                if (c_last)
-                    c_last[cl_off + n * H + j] = c;
-            }
-        }
+#define CELL(r) if (r < rows) cell(n0 + r, j0, H, i##r, f##r, o##r, g##r, gates + g_off, g_ld, \
+            store_gates, h_prev, hp_off, hp_ld, c_in, ci_off, ci_ld, c_out, co_off, co_ld, \
+            h_out, h_off, h_ld, hp_copy, hc_off, hc_ld, h_last, hl_off, c_last, cl_off);
+        CELL(0) CELL(1) CELL(2) CELL(3)
+#undef CELL
     }
 }
 
+/* The backward cell math of row n, units j0.. (below H), given the gradient
+ * rec reaching h_{t-1}, on whole vectors; as lstm_bwd_step in cl/lstm.cl. */
+inline void cell_bwd(const int n, const int j0, const int H, const float16 rec,
+                     __global const float *dh, const int dh_off, const int dh_ld,
+                     __global float *dc, const int dc_off,
+                     __global const float *gates, const int g_off, const int g_ld,
+                     __global const float *c, const int c_off, const int c_ld,
+                     __global const float *c_prev, const int cp_off, const int cp_ld,
+                     __global float *da_out, const int da_off, const int da_ld)
+{
+    const float16 one = (float16)(1.0f);
+    __global const float *a = gates + g_off + n * g_ld;
+    __global float *e = da_out + da_off + n * da_ld;
+    const float16 i = load_cols(a, j0, H), f = load_cols(a + H, j0, H);
+    const float16 o = load_cols(a + 2 * H, j0, H), g = load_cols(a + 3 * H, j0, H);
+    const float16 ct = load_cols(c + c_off + n * c_ld, j0, H);
+    const float16 cp = c_prev ? load_cols(c_prev + cp_off + n * cp_ld, j0, H) : (float16)(0.0f);
+    const float16 tc = tanh(ct);
+    const float16 dht = load_cols(dh + dh_off + n * dh_ld, j0, H) + rec;
+    const float16 dct = load_cols(dc + dc_off + n * H, j0, H) + dht * o * (one - tc * tc);
+    store_cols(dct * f, dc + dc_off + n * H, j0, H);
+    store_cols(i * (one - i) * (dct * g), e, j0, H);
+    store_cols(f * (one - f) * (dct * cp), e + H, j0, H);
+    store_cols(o * (one - o) * (dht * tc), e + 2 * H, j0, H);
+    store_cols((one - g * g) * (dct * i), e + 3 * H, j0, H);
+}
+
 /* Backward across one step boundary.  With da_t (the gradient w.r.t. step t's
- * pre-activations) and WhT = Whᵀ (4H, H):
- *   r[n, j] = sum over q of da_t[n, q] · WhT[q, j]       (the gradient reaching h_{t-1})
+ * pre-activations) and Wh packed by lstm_pack_bwd into P:
+ *   r[n, j] = sum over q of da_t[n, q] · Wh[j, q]     (the gradient reaching h_{t-1})
  * When da_out is NULL, r is written to out (dh0).  Otherwise the cell math of
- * step t-1 follows at once, as lstm_bwd_step (cl/lstm.cl) with dh_rec = r. */
+ * step t-1 follows at once (cell_bwd above). */
 __kernel void lstm_bwd_fused(const int N, const int H, const int n_step,
                              __global const float *da_t, const int dt_off, const int dt_ld,
-                             __global const float *WhT, const int wt_off,
+                             __global const float *P, const int p_off,
                              __global float *out, const int out_off,
                              __global const float *dh, const int dh_off, const int dh_ld,
                              __global float *dc, const int dc_off,
@@ -155,63 +208,34 @@ __kernel void lstm_bwd_fused(const int N, const int H, const int n_step,
     if (j0 >= H)
         return;
     const int G = 4 * H;
-    __global const float *w = WhT + wt_off;
+    __global const float *panel = P + p_off + j0 * G;
 
     for (int n0 = n_begin; n0 < N; n0 += n_step) {
-        float8 acc[RB];
-        __global const float *d[RB];
-        int rows = N - n0 < RB ? N - n0 : RB;
-        for (int r = 0; r < RB; r++) {
-            acc[r] = (float8)(0.0f);
-            d[r] = da_t + dt_off + (n0 + (r < rows ? r : 0)) * dt_ld;
+        const int rows = N - n0 < RB ? N - n0 : RB;
+        const int n1 = n0 + (rows > 1), n2 = n0 + (rows > 2 ? 2 : 0), n3 = n0 + (rows > 3 ? 3 : 0);
+        __global const float *d0 = da_t + dt_off + n0 * dt_ld, *d1 = da_t + dt_off + n1 * dt_ld;
+        __global const float *d2 = da_t + dt_off + n2 * dt_ld, *d3 = da_t + dt_off + n3 * dt_ld;
+        float16 r0 = (float16)(0.0f), r1 = r0, r2 = r0, r3 = r0;
+        for (int q = 0; q < G; q++) {
+            const float16 w = vload16(q, panel);
+            r0 = mad((float16)(d0[q]), w, r0);
+            r1 = mad((float16)(d1[q]), w, r1);
+            r2 = mad((float16)(d2[q]), w, r2);
+            r3 = mad((float16)(d3[q]), w, r3);
         }
-        if (j0 + VW <= H) {
-            for (int q = 0; q < G; q++) {
-                const float8 wq = vload8(0, w + q * H + j0);
-                for (int r = 0; r < RB; r++)
-                    acc[r] = mad((float8)(d[r][q]), wq, acc[r]);
-            }
-        } else {
-            for (int q = 0; q < G; q++) {
-                const float8 wq = load_cols(w + q * H, j0, H);
-                for (int r = 0; r < RB; r++)
-                    acc[r] = mad((float8)(d[r][q]), wq, acc[r]);
-            }
+#define OUT(R_) \
+        if (R_ < rows) { \
+            if (da_out) \
+                cell_bwd(n0 + R_, j0, H, r##R_, dh, dh_off, dh_ld, dc, dc_off, gates, g_off, g_ld, \
+                         c, c_off, c_ld, c_prev, cp_off, cp_ld, da_out, da_off, da_ld); \
+            else { \
+                float v[VW]; \
+                vstore16(r##R_, 0, v); \
+                for (int q = 0; q < VW && j0 + q < H; q++) \
+                    out[out_off + (n0 + R_) * H + j0 + q] = v[q]; \
+            } \
         }
-        for (int r = 0; r < rows; r++) {
-            const int n = n0 + r;
-            float rec[VW];
-            vstore8(acc[r], 0, rec);
-            for (int q = 0; q < VW && j0 + q < H; q++) {
-                const int j = j0 + q;
-                if (!da_out) {
-                    out[out_off + n * H + j] = rec[q];
-                    continue;
-                }
-                __global const float *a = gates + g_off + n * g_ld;
-                const float i = a[j], f = a[H + j], o = a[2 * H + j], g = a[3 * H + j];
-                const float ct = c[c_off + n * c_ld + j];
-                const float cp = c_prev ? c_prev[cp_off + n * cp_ld + j] : 0.0f;
-                const float tc = tanh(ct);
-                const float dht = dh[dh_off + n * dh_ld + j] + rec[q];
-                const float dct = dc[dc_off + n * H + j] + dht * o * (1.0f - tc * tc);
-                dc[dc_off + n * H + j] = dct * f;
-                __global float *e = da_out + da_off + n * da_ld;
-                e[j] = i * (1.0f - i) * (dct * g);
-                e[H + j] = f * (1.0f - f) * (dct * cp);
-                e[2 * H + j] = o * (1.0f - o) * (dht * tc);
-                e[3 * H + j] = (1.0f - g * g) * (dct * i);
-            }
-        }
+        OUT(0) OUT(1) OUT(2) OUT(3)
+#undef OUT
     }
-}
-
-/* out (cols, rows) = in (rows, cols)ᵀ */
-__kernel void lstm_transpose(const int rows, const int cols,
-                             __global const float *in, const int in_off,
-                             __global float *out, const int out_off)
-{
-    const int c = get_global_id(0), r = get_global_id(1);
-    if (c < cols && r < rows)
-        out[out_off + c * rows + r] = in[in_off + r * cols + c];
 }

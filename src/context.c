@@ -152,7 +152,8 @@ static lstmcl_status build_program(lstmcl_context *ctx)
     KERNEL(k_colsum, "lstm_colsum");
     KERNEL(k_fwd_fused, "lstm_fwd_fused");
     KERNEL(k_bwd_fused, "lstm_bwd_fused");
-    KERNEL(k_transpose, "lstm_transpose");
+    KERNEL(k_pack_fwd, "lstm_pack_fwd");
+    KERNEL(k_pack_bwd, "lstm_pack_bwd");
 #undef KERNEL
     return LSTMCL_SUCCESS;
 }
@@ -432,8 +433,10 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         clReleaseKernel(ctx->k_fwd_fused);
     if (ctx->k_bwd_fused)
         clReleaseKernel(ctx->k_bwd_fused);
-    if (ctx->k_transpose)
-        clReleaseKernel(ctx->k_transpose);
+    if (ctx->k_pack_fwd)
+        clReleaseKernel(ctx->k_pack_fwd);
+    if (ctx->k_pack_bwd)
+        clReleaseKernel(ctx->k_pack_bwd);
     if (ctx->program)
         clReleaseProgram(ctx->program);
     if (ctx->queue)

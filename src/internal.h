@@ -121,7 +121,8 @@ struct lstmcl_context {
     cl_kernel k_colsum;
     cl_kernel k_fwd_fused;
     cl_kernel k_bwd_fused;
-    cl_kernel k_transpose;
+    cl_kernel k_pack_fwd;
+    cl_kernel k_pack_bwd;
     int fused;                  /* per-step work in lstmcl's fused kernels, not CLBlast */
     int cpu;                    /* the device is a CPU */
     size_t local_size;          /* work-group size used for the elementwise kernels */

@@ -15,7 +15,7 @@
  *   [0, NT·4H)            inference: a and gates; backward: da
  *   [NT·4H, NT·4H + NH)   inference: the running c; backward: dc
  *   [.., NT·4H + 2NH)     backward: the gradient reaching h_t from step t+1
- *   [.., + 4H·H)          backward with the fused kernels: Whᵀ
+ *   [.., + 4H·roundup(H, 16))  with the fused kernels: Wh packed for them
  *
  * Two paths for the per-step work (ctx->fused): CLBlast GEMM + elementwise
  * kernel (cl/lstm.cl), or one kernel that does both (cl/fused.cl). */
@@ -70,7 +70,7 @@ lstmcl_status lstmcl__check_dims(lstmcl_context *ctx, const char *fn, size_t N, 
                             "%s: sizes N=%zu T=%zu D=%zu H=%zu overflow size_t", fn, N, T, D, H);
     /* the reserve (6·NT·H floats) is indexed by the kernels too */
     if (largest > (size_t)INT_MAX || d->e_h > (size_t)INT_MAX / 6 ||
-        d->e_g + 2 * d->e_nh > (size_t)INT_MAX)
+        d->e_g + 2 * d->e_nh + ((H + 15) / 16 * 16) * h4 > (size_t)INT_MAX)
         return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
                             "%s: sizes N=%zu T=%zu D=%zu H=%zu make a matrix of %zu elements; "
                             "lstmcl's kernels index at most %d",
@@ -96,6 +96,13 @@ lstmcl_status lstmcl__check_dims(lstmcl_context *ctx, const char *fn, size_t N, 
 
 /* ---------------------------------------------------------------- plans */
 
+/* Wh packed for the fused kernels: H rounded up to 16 (VW in cl/fused.cl)
+ * by 4H. */
+static size_t packed_floats(const lstmcl_dims *d)
+{
+    return (d->H + 15) / 16 * 16 * 4 * d->H;
+}
+
 lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t N, size_t T,
                                  size_t D, size_t H)
 {
@@ -117,7 +124,7 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
         return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
     plan->ctx = ctx;
     plan->d = d;
-    plan->workspace_floats = d.e_g + 2 * d.e_nh + (ctx->fused ? d.e_wh : 0);
+    plan->workspace_floats = d.e_g + 2 * d.e_nh + (ctx->fused ? packed_floats(&d) : 0);
     plan->reserve_floats = d.e_g + 2 * d.e_h;
     plan->next = ctx->plans;
     ctx->plans = plan;
@@ -276,7 +283,7 @@ static lstmcl_status launch(lstmcl_context *ctx, const argset *a, const char *na
     return LSTMCL_SUCCESS;
 }
 
-/* The fused kernels: one work-item per 8 hidden units (VW in cl/fused.cl).
+/* The fused kernels: one work-item per 16 hidden units (VW in cl/fused.cl).
  * On a CPU each work-item walks all batch rows, 4 (RB) at a time, in
  * work-groups of one item spread over the cores, so its slice of the weights
  * stays in cache; elsewhere each work-item takes one block of 4 rows. */
@@ -298,13 +305,26 @@ static lstmcl_status launch_fused(lstmcl_context *ctx, const argset *a, const ch
     cl_int err;
     if (a->err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, a->err, name);
-    global[0] = (H + 7) / 8;
+    global[0] = (H + 15) / 16;
     global[1] = fused_rows(ctx, N);
     err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, ctx->cpu ? local : NULL, 0,
                                  NULL, NULL);
     if (err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, err, name);
     return LSTMCL_SUCCESS;
+}
+
+/* Packs Wh for a fused kernel: work-items (padded units, rows). */
+static lstmcl_status pack(lstmcl_context *ctx, cl_kernel kernel, const char *name, size_t H,
+                          size_t rows, const lstmcl_tensor *W, cl_mem out, size_t out_off)
+{
+    argset k = {kernel, 0, CL_SUCCESS};
+    arg_int(&k, H);
+    arg_mem(&k, W->mem);
+    arg_int(&k, W->offset);
+    arg_mem(&k, out);
+    arg_int(&k, out_off);
+    return launch(ctx, &k, name, (H + 15) / 16 * 16, rows);
 }
 
 /* dst[0..floats) = src, or zeros when src is absent. */
@@ -375,7 +395,7 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         return st;
     if (train && (st = check_scratch(ctx, fn, "reserve", a->reserve, plan->reserve_floats)))
         return st;
-    if (!train || a->workspace) { /* a training forward needs no workspace */
+    if (!train || ctx->fused || a->workspace) { /* else the reserve is enough */
         if (a->workspace &&
             (st = check_scratch(ctx, fn, "workspace", a->workspace, plan->workspace_floats)))
             return st;
@@ -393,6 +413,8 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
     /* a = x·Wx for every step at once */
     TRY(lstmcl__gemm(ctx, 0, 0, d->nt, 4 * H, D, 1.0f, a->x.mem, a->x.offset, D, a->Wx.mem,
                      a->Wx.offset, 4 * H, 0.0f, gm, g0, 4 * H));
+    if (ctx->fused)
+        TRY(pack(ctx, ctx->k_pack_fwd, "lstm_pack_fwd", H, H, &a->Wh, ws, d->e_g + 2 * d->e_nh));
 
     for (t = 0; t < T; t++) {
         argset k = {ctx->fused ? ctx->k_fwd_fused : ctx->k_fwd_step, 0, CL_SUCCESS};
@@ -410,8 +432,8 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
             arg_mem(&k, hp);
             arg_int(&k, hp_off);
             arg_int(&k, hp_ld);
-            arg_mem(&k, a->Wh.mem);
-            arg_int(&k, a->Wh.offset);
+            arg_mem(&k, ws); /* Wh packed */
+            arg_int(&k, d->e_g + 2 * d->e_nh);
         } else if (hp) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
             TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, hp, hp_off, hp_ld, a->Wh.mem,
                              a->Wh.offset, 4 * H, 1.0f, gm, g0 + t * 4 * H, T * 4 * H));
@@ -555,17 +577,8 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
     TRY(copy_or_zero(ctx, ws, dc0ff, &a->dcT, d->e_nh));
     TRY(copy_or_zero(ctx, ws, dr0, &a->dhT, d->e_nh));
 
-    if (ctx->fused) {
-        /* Whᵀ once, so that the per-step product reads rows */
-        argset k = {ctx->k_transpose, 0, CL_SUCCESS};
-        arg_int(&k, H);
-        arg_int(&k, 4 * H);
-        arg_mem(&k, a->Wh.mem);
-        arg_int(&k, a->Wh.offset);
-        arg_mem(&k, ws);
-        arg_int(&k, wt0);
-        TRY(launch(ctx, &k, "lstm_transpose", 4 * H, H));
-    }
+    if (ctx->fused)
+        TRY(pack(ctx, ctx->k_pack_bwd, "lstm_pack_bwd", H, 4 * H, &a->Wh, ws, wt0));
     for (t = T; t-- > 0;) {
         /* step t's cell math: by the step kernel for the last step (and on
          * the GEMM path every step), else by the fused kernel of step t+1 */
