@@ -1,0 +1,209 @@
+/* Tuning files: the parser (as untrusted input), file names, and how a
+ * context finds and applies them. */
+#define _POSIX_C_SOURCE 200809L
+#include "../src/internal.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int parse(const char *text, lstmcl_tuning *t, char *err)
+{
+    return lstmcl__tuning_parse(text, strlen(text), t, err, 256);
+}
+
+START_TEST(parse_good)
+{
+    lstmcl_tuning t;
+    char err[256] = "";
+    const char *text = "# comment\n\nlstmcl-tuning 1\r\n"
+                       "device Portable Computing Language / cpu x  \n"
+                       "kernel Xgemm KWG=16 MWG=128 # trailing comment\n"
+                       "kernel GemmRoutine XGEMM_MIN_INDIRECT_SIZE=1";
+    ck_assert_msg(parse(text, &t, err) == 0, "%s", err);
+    ck_assert_str_eq(t.device, "Portable Computing Language / cpu x");
+    ck_assert_int_eq(t.nkernels, 2);
+    ck_assert_str_eq(t.kernels[0].name, "Xgemm");
+    ck_assert_int_eq(t.kernels[0].nparams, 2);
+    ck_assert_str_eq(t.kernels[0].params[1].name, "MWG");
+    ck_assert_uint_eq(t.kernels[0].params[1].value, 128);
+    ck_assert_str_eq(t.kernels[1].params[0].name, "XGEMM_MIN_INDIRECT_SIZE");
+    /* the shipped file parses */
+    ck_assert_int_eq(lstmcl__tuning_parse(lstmcl__source_pocl_x86_64_tune,
+                                          strlen(lstmcl__source_pocl_x86_64_tune), &t, err, 256),
+                     0);
+    ck_assert_str_eq(t.device, "*");
+}
+END_TEST
+
+START_TEST(parse_bad)
+{
+    static const struct {
+        const char *text, *needle;
+    } cases[] = {
+        {"", "empty"},
+        {"device x\n", "expected 'lstmcl-tuning 1'"},
+        {"lstmcl-tuning 2\n", "expected 'lstmcl-tuning 1'"},
+        {"lstmcl-tuning 1 extra\n", "expected 'lstmcl-tuning 1'"},
+        {"lstmcl-tuning 1\n", "no 'device'"},
+        {"lstmcl-tuning 1\ndevice x\nkernel\n", "kernel name"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm\n", "no parameters"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm KWG\n", "NAME=VALUE"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm KWG=\n", "NAME=VALUE"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm =3\n", "NAME=VALUE"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm KWG=-3\n", "must be a number"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm KWG=0x10\n", "must be a number"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm KWG=99999999\n", "above"},
+        {"lstmcl-tuning 1\ndevice x\nkernel Xgemm KWG=99999999999999999999999\n", "NAME=VALUE"},
+        {"lstmcl-tuning 1\ndevice x\nkernel X-gemm KWG=1\n", "kernel name"},
+        {"lstmcl-tuning 1\ndevice x\nfrobnicate\n", "unknown directive"},
+        {"lstmcl-tuning 1\ndevice\n", "device name"},
+    };
+    lstmcl_tuning t;
+    char err[256];
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(parse(cases[i].text, &t, err) != 0, "case %zu parsed", i);
+        ck_assert_msg(strstr(err, cases[i].needle) != NULL, "case %zu: '%s' lacks '%s'", i, err,
+                      cases[i].needle);
+    }
+    /* NUL bytes, overlong lines, too many kernels and parameters */
+    ck_assert_int_ne(lstmcl__tuning_parse("lstmcl-tuning 1\0", 16, &t, err, 256), 0);
+    {
+        char big[4096];
+        int k;
+        memset(big, 'a', sizeof big);
+        memcpy(big, "lstmcl-tuning 1\ndevice ", 23);
+        big[sizeof big - 1] = '\0';
+        ck_assert_int_ne(parse(big, &t, err), 0);
+        ck_assert_ptr_nonnull(strstr(err, "longer than"));
+        strcpy(big, "lstmcl-tuning 1\ndevice x\n");
+        for (k = 0; k < LSTMCL_TUNE_KERNELS_MAX + 1; k++)
+            strcat(big, "kernel K A=1\n");
+        ck_assert_int_ne(parse(big, &t, err), 0);
+        ck_assert_ptr_nonnull(strstr(err, "more than"));
+        strcpy(big, "lstmcl-tuning 1\ndevice x\nkernel K");
+        for (k = 0; k < LSTMCL_TUNE_PARAMS_MAX + 1; k++)
+            strcat(big, " A=1");
+        ck_assert_int_ne(parse(big, &t, err), 0);
+        ck_assert_ptr_nonnull(strstr(err, "more than"));
+    }
+}
+END_TEST
+
+START_TEST(file_names)
+{
+    char name[128];
+    lstmcl__tuning_file_name("Portable Computing Language / pthread-skylake-avx512-AMD EPYC",
+                             name, sizeof name);
+    ck_assert_str_eq(name, "portable-computing-language-pthread-skylake-avx512-amd-epyc.tune");
+    lstmcl__tuning_file_name("../../etc/passwd", name, sizeof name);
+    ck_assert_ptr_null(strchr(name, '/'));
+    ck_assert_ptr_null(strstr(name, ".."));
+}
+END_TEST
+
+/* ------------------------------------------------------------ contexts */
+
+static char dir[64];
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static lstmcl_status create(lstmcl_context **ctx)
+{
+    return lstmcl_context_create(ctx, NULL);
+}
+
+START_TEST(context_finds_files)
+{
+    lstmcl_context *ctx = NULL;
+    char path[1300], name[600];
+    const char *good = "lstmcl-tuning 1\ndevice *\n"
+                       "kernel Xgemm GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=8 MDIMC=8 MWG=128 "
+                       "NDIMB=8 NDIMC=8 NWG=128 SA=0 SB=0 STRM=0 STRN=0 VWM=8 VWN=8\n";
+
+    tu_context(); /* skips without a device */
+    strcpy(dir, "/tmp/lstmcl-tune-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("XDG_CACHE_HOME", dir, 1);
+    unsetenv("LSTMCL_TUNING_FILE");
+    unsetenv("LSTMCL_TUNING");
+
+    /* no file: the shipped defaults on PoCL x86-64, else none */
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert(strstr(lstmcl_context_tuning(ctx), "shipped") ||
+              strstr(lstmcl_context_tuning(ctx), "none"));
+    lstmcl__tuning_file_name(lstmcl_context_device_name(ctx), name, sizeof name);
+    lstmcl_context_destroy(ctx);
+
+    /* the device's file in $XDG_CACHE_HOME/lstmcl */
+    snprintf(path, sizeof path, "%s/lstmcl", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/lstmcl/%s", dir, name);
+    write_file(path, good);
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_str_eq(lstmcl_context_tuning(ctx), path);
+    lstmcl_context_destroy(ctx);
+
+    /* a malformed file is an error naming it */
+    write_file(path, "lstmcl-tuning 1\ndevice *\nkernel Xgemm KWG=banana\n");
+    ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_IO);
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), path));
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "line 3"));
+
+    /* a file for another device */
+    write_file(path, "lstmcl-tuning 1\ndevice Some Vendor / Other GPU\n");
+    ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_IO);
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "Other GPU"));
+
+    /* turned off */
+    setenv("LSTMCL_TUNING", "off", 1);
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_tuning(ctx), "off"));
+    lstmcl_context_destroy(ctx);
+    setenv("LSTMCL_TUNING", "maybe", 1);
+    ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_INVALID_ARGUMENT);
+    unsetenv("LSTMCL_TUNING");
+    unlink(path);
+
+    /* an explicit file, which must exist */
+    snprintf(path, sizeof path, "%s/explicit.tune", dir);
+    setenv("LSTMCL_TUNING_FILE", path, 1);
+    ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_IO);
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "LSTMCL_TUNING_FILE"));
+    write_file(path, good);
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_str_eq(lstmcl_context_tuning(ctx), path);
+    lstmcl_context_destroy(ctx);
+    unlink(path);
+    unsetenv("LSTMCL_TUNING_FILE");
+    snprintf(path, sizeof path, "%s/lstmcl", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tuning");
+    TCase *tc = tcase_create("parser");
+    tcase_add_test(tc, parse_good);
+    tcase_add_test(tc, parse_bad);
+    tcase_add_test(tc, file_names);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("contexts");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, context_finds_files);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
