@@ -10,7 +10,7 @@ job=${1:-demo}
 [ $# -gt 0 ] && shift
 
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev"
 
 install_missing() {
     missing=""
