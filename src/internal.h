@@ -162,6 +162,24 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
                            size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                            size_t ldc);
 
+/* ---- enqueueing kernels (kernel.c) ---- */
+typedef struct {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} lstmcl_argset;
+
+void lstmcl__arg_int(lstmcl_argset *a, size_t v); /* callers keep v below INT_MAX */
+void lstmcl__arg_mem(lstmcl_argset *a, cl_mem m); /* NULL: an absent buffer */
+void lstmcl__arg_float(lstmcl_argset *a, float v);
+/* Runs a kernel over (cols rounded up to the work-group size) x rows. */
+lstmcl_status lstmcl__launch(lstmcl_context *ctx, const lstmcl_argset *a, const char *name,
+                             size_t cols, size_t rows);
+/* A tensor holds elems 4-byte elements from its offset, in this context;
+ * absent is fine unless required. */
+lstmcl_status lstmcl__check_tensor(lstmcl_context *ctx, const char *fn, const char *name,
+                                   const lstmcl_tensor *t, size_t elems, int required);
+
 /* ---- plans (plan.c) ---- */
 /* Element counts of every matrix a call touches. */
 typedef struct {

@@ -21,6 +21,7 @@
  * kernel (cl/lstm.cl), or one kernel that does both (cl/fused.cl). */
 #include "internal.h"
 
+
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -168,49 +169,13 @@ lstmcl_status lstmcl_plan_reserve_size(const lstmcl_plan *plan, size_t *bytes)
 
 /* --------------------------------------------------------------- checks */
 
-/* A tensor holds `elems` floats from its offset, in this context. */
-static lstmcl_status check_tensor(lstmcl_context *ctx, const char *fn, const char *name,
-                                  const lstmcl_tensor *t, size_t elems, int required)
-{
-    size_t size = 0;
-    cl_context owner = NULL;
-    cl_int err;
-
-    if (!t->mem) {
-        if (required)
-            return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
-                                "%s: %s is required but its mem is NULL", fn, name);
-        return LSTMCL_SUCCESS;
-    }
-    err = clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof size, &size, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetMemObjectInfo(t->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
-    if (err != CL_SUCCESS)
-        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
-                            "%s: %s is not a valid OpenCL buffer (%s)", fn, name,
-                            lstmcl__cl_error_name(err));
-    if (owner != ctx->clctx)
-        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
-                            "%s: %s belongs to another OpenCL context than lstmcl's", fn, name);
-    if (t->offset > size / sizeof(float) || elems > size / sizeof(float) - t->offset)
-        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
-                            "%s: %s needs %zu floats from offset %zu, but its buffer holds %zu "
-                            "floats",
-                            fn, name, elems, t->offset, size / sizeof(float));
-    if (t->offset + elems > (size_t)INT_MAX)
-        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
-                            "%s: %s ends at float %zu; lstmcl's kernels index at most %d", fn,
-                            name, t->offset + elems, INT_MAX);
-    return LSTMCL_SUCCESS;
-}
-
 static lstmcl_status check_scratch(lstmcl_context *ctx, const char *fn, const char *name,
                                    cl_mem mem, size_t floats)
 {
     lstmcl_tensor t;
     t.mem = mem;
     t.offset = 0;
-    return check_tensor(ctx, fn, name, &t, floats, 1);
+    return lstmcl__check_tensor(ctx, fn, name, &t, floats, 1);
 }
 
 static lstmcl_status check_plan(const lstmcl_plan *plan, const char *fn, const void *args)
@@ -243,46 +208,6 @@ static lstmcl_status workspace(lstmcl_plan *plan, cl_mem given, cl_mem *ws)
 
 /* ------------------------------------------------------------ launching */
 
-typedef struct {
-    cl_kernel k;
-    cl_uint i;
-    cl_int err;
-} argset;
-
-static void arg_int(argset *a, size_t v)
-{
-    int iv = (int)v; /* the checks keep every index below INT_MAX */
-    if (a->err == CL_SUCCESS)
-        a->err = clSetKernelArg(a->k, a->i, sizeof iv, &iv);
-    a->i++;
-}
-
-static void arg_mem(argset *a, cl_mem m)
-{
-    if (a->err == CL_SUCCESS)
-        a->err = clSetKernelArg(a->k, a->i, sizeof m, m ? &m : NULL);
-    a->i++;
-}
-
-/* Runs a kernel over (cols rounded up to the work-group size) x rows. */
-static lstmcl_status launch(lstmcl_context *ctx, const argset *a, const char *name, size_t cols,
-                            size_t rows)
-{
-    size_t ls = ctx->local_size;
-    size_t global[2], local[2];
-    cl_int err;
-
-    if (a->err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, a->err, name);
-    local[0] = ls, local[1] = 1;
-    global[0] = (cols + ls - 1) / ls * ls;
-    global[1] = rows;
-    err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, local, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, err, name);
-    return LSTMCL_SUCCESS;
-}
-
 /* The fused kernels: one work-item per 16 hidden units (VW in cl/fused.cl).
  * On a CPU each work-item walks all batch rows, 4 (RB) at a time, in
  * work-groups of one item spread over the cores, so its slice of the weights
@@ -298,7 +223,7 @@ static size_t fused_n_step(const lstmcl_context *ctx, size_t N)
     return fused_rows(ctx, N) * 4;
 }
 
-static lstmcl_status launch_fused(lstmcl_context *ctx, const argset *a, const char *name,
+static lstmcl_status launch_fused(lstmcl_context *ctx, const lstmcl_argset *a, const char *name,
                                   size_t H, size_t N)
 {
     size_t global[2], local[2] = {1, 1};
@@ -318,13 +243,13 @@ static lstmcl_status launch_fused(lstmcl_context *ctx, const argset *a, const ch
 static lstmcl_status pack(lstmcl_context *ctx, cl_kernel kernel, const char *name, size_t H,
                           size_t rows, const lstmcl_tensor *W, cl_mem out, size_t out_off)
 {
-    argset k = {kernel, 0, CL_SUCCESS};
-    arg_int(&k, H);
-    arg_mem(&k, W->mem);
-    arg_int(&k, W->offset);
-    arg_mem(&k, out);
-    arg_int(&k, out_off);
-    return launch(ctx, &k, name, (H + 15) / 16 * 16, rows);
+    lstmcl_argset k = {kernel, 0, CL_SUCCESS};
+    lstmcl__arg_int(&k, H);
+    lstmcl__arg_mem(&k, W->mem);
+    lstmcl__arg_int(&k, W->offset);
+    lstmcl__arg_mem(&k, out);
+    lstmcl__arg_int(&k, out_off);
+    return lstmcl__launch(ctx, &k, name, (H + 15) / 16 * 16, rows);
 }
 
 /* dst[0..floats) = src, or zeros when src is absent. */
@@ -383,15 +308,15 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
     N = d->N, T = d->T, D = d->D, H = d->H;
     train = a->reserve != NULL;
 
-    if ((st = check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
-        (st = check_tensor(ctx, fn, "h0", &a->h0, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
-        (st = check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
-        (st = check_tensor(ctx, fn, "b", &a->b, 4 * H, 1)) ||
-        (st = check_tensor(ctx, fn, "h", &a->h, d->e_h, 1)) ||
-        (st = check_tensor(ctx, fn, "hT", &a->hT, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "cT", &a->cT, d->e_nh, 0)))
+    if ((st = lstmcl__check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "h0", &a->h0, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "b", &a->b, 4 * H, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "h", &a->h, d->e_h, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "hT", &a->hT, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "cT", &a->cT, d->e_nh, 0)))
         return st;
     if (train && (st = check_scratch(ctx, fn, "reserve", a->reserve, plan->reserve_floats)))
         return st;
@@ -417,7 +342,7 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         TRY(pack(ctx, ctx->k_pack_fwd, "lstm_pack_fwd", H, H, &a->Wh, ws, d->e_g + 2 * d->e_nh));
 
     for (t = 0; t < T; t++) {
-        argset k = {ctx->fused ? ctx->k_fwd_fused : ctx->k_fwd_step, 0, CL_SUCCESS};
+        lstmcl_argset k = {ctx->fused ? ctx->k_fwd_fused : ctx->k_fwd_step, 0, CL_SUCCESS};
         cl_mem hp = NULL;
         size_t hp_off = 0, hp_ld = H;
         if (t > 0)
@@ -425,65 +350,65 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         else if (a->h0.mem)
             hp = a->h0.mem, hp_off = a->h0.offset, hp_ld = H;
 
-        arg_int(&k, N);
-        arg_int(&k, H);
+        lstmcl__arg_int(&k, N);
+        lstmcl__arg_int(&k, H);
         if (ctx->fused) { /* the kernel computes h_{t-1}·Wh itself */
-            arg_int(&k, fused_n_step(ctx, N));
-            arg_mem(&k, hp);
-            arg_int(&k, hp_off);
-            arg_int(&k, hp_ld);
-            arg_mem(&k, ws); /* Wh packed */
-            arg_int(&k, d->e_g + 2 * d->e_nh);
+            lstmcl__arg_int(&k, fused_n_step(ctx, N));
+            lstmcl__arg_mem(&k, hp);
+            lstmcl__arg_int(&k, hp_off);
+            lstmcl__arg_int(&k, hp_ld);
+            lstmcl__arg_mem(&k, ws); /* Wh packed */
+            lstmcl__arg_int(&k, d->e_g + 2 * d->e_nh);
         } else if (hp) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
             TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, hp, hp_off, hp_ld, a->Wh.mem,
                              a->Wh.offset, 4 * H, 1.0f, gm, g0 + t * 4 * H, T * 4 * H));
         }
-        arg_mem(&k, gm);
-        arg_int(&k, g0 + t * 4 * H);
-        arg_int(&k, T * 4 * H);
-        arg_int(&k, train);
-        arg_mem(&k, a->b.mem);
-        arg_int(&k, a->b.offset);
+        lstmcl__arg_mem(&k, gm);
+        lstmcl__arg_int(&k, g0 + t * 4 * H);
+        lstmcl__arg_int(&k, T * 4 * H);
+        lstmcl__arg_int(&k, train);
+        lstmcl__arg_mem(&k, a->b.mem);
+        lstmcl__arg_int(&k, a->b.offset);
         if (train) { /* c_t of every step is kept */
             if (t > 0) {
-                arg_mem(&k, cm);
-                arg_int(&k, c0ff + (t - 1) * H);
-                arg_int(&k, T * H);
+                lstmcl__arg_mem(&k, cm);
+                lstmcl__arg_int(&k, c0ff + (t - 1) * H);
+                lstmcl__arg_int(&k, T * H);
             } else {
-                arg_mem(&k, a->c0.mem);
-                arg_int(&k, a->c0.offset);
-                arg_int(&k, H);
+                lstmcl__arg_mem(&k, a->c0.mem);
+                lstmcl__arg_int(&k, a->c0.offset);
+                lstmcl__arg_int(&k, H);
             }
-            arg_mem(&k, cm);
-            arg_int(&k, c0ff + t * H);
-            arg_int(&k, T * H);
+            lstmcl__arg_mem(&k, cm);
+            lstmcl__arg_int(&k, c0ff + t * H);
+            lstmcl__arg_int(&k, T * H);
         } else { /* one running c, updated in place */
-            arg_mem(&k, t > 0 ? cm : a->c0.mem);
-            arg_int(&k, t > 0 ? c0ff : a->c0.offset);
-            arg_int(&k, H);
-            arg_mem(&k, cm);
-            arg_int(&k, c0ff);
-            arg_int(&k, H);
+            lstmcl__arg_mem(&k, t > 0 ? cm : a->c0.mem);
+            lstmcl__arg_int(&k, t > 0 ? c0ff : a->c0.offset);
+            lstmcl__arg_int(&k, H);
+            lstmcl__arg_mem(&k, cm);
+            lstmcl__arg_int(&k, c0ff);
+            lstmcl__arg_int(&k, H);
         }
-        arg_mem(&k, a->h.mem);
-        arg_int(&k, a->h.offset + t * H);
-        arg_int(&k, T * H);
+        lstmcl__arg_mem(&k, a->h.mem);
+        lstmcl__arg_int(&k, a->h.offset + t * H);
+        lstmcl__arg_int(&k, T * H);
         if (!ctx->fused) {
-            arg_mem(&k, hp);
-            arg_int(&k, hp_off);
-            arg_int(&k, hp_ld);
+            lstmcl__arg_mem(&k, hp);
+            lstmcl__arg_int(&k, hp_off);
+            lstmcl__arg_int(&k, hp_ld);
         }
-        arg_mem(&k, train ? gm : NULL); /* h_{t-1} into the reserve, for dWh */
-        arg_int(&k, hp0 + t * H);
-        arg_int(&k, T * H);
-        arg_mem(&k, t + 1 == T ? a->hT.mem : NULL);
-        arg_int(&k, a->hT.offset);
-        arg_mem(&k, t + 1 == T ? a->cT.mem : NULL);
-        arg_int(&k, a->cT.offset);
+        lstmcl__arg_mem(&k, train ? gm : NULL); /* h_{t-1} into the reserve, for dWh */
+        lstmcl__arg_int(&k, hp0 + t * H);
+        lstmcl__arg_int(&k, T * H);
+        lstmcl__arg_mem(&k, t + 1 == T ? a->hT.mem : NULL);
+        lstmcl__arg_int(&k, a->hT.offset);
+        lstmcl__arg_mem(&k, t + 1 == T ? a->cT.mem : NULL);
+        lstmcl__arg_int(&k, a->cT.offset);
         if (ctx->fused)
             TRY(launch_fused(ctx, &k, "lstm_fwd_fused", H, N));
         else
-            TRY(launch(ctx, &k, "lstm_fwd_step", H, N));
+            TRY(lstmcl__launch(ctx, &k, "lstm_fwd_step", H, N));
     }
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;
@@ -497,35 +422,35 @@ static lstmcl_status bwd_step(lstmcl_context *ctx, const lstmcl_backward_args *a
                               cl_mem ws, size_t dr0, size_t dc0ff, cl_mem rs, size_t c0ff,
                               size_t da0, size_t T, size_t N, size_t H)
 {
-    argset k = {ctx->k_bwd_step, 0, CL_SUCCESS};
-    arg_int(&k, N);
-    arg_int(&k, H);
-    arg_mem(&k, a->dh.mem);
-    arg_int(&k, a->dh.offset + t * H);
-    arg_int(&k, T * H);
-    arg_mem(&k, ws);
-    arg_int(&k, dr0);
-    arg_mem(&k, ws);
-    arg_int(&k, dc0ff);
-    arg_mem(&k, rs);
-    arg_int(&k, t * 4 * H); /* the gates start the reserve */
-    arg_int(&k, T * 4 * H);
-    arg_mem(&k, rs);
-    arg_int(&k, c0ff + t * H);
-    arg_int(&k, T * H);
+    lstmcl_argset k = {ctx->k_bwd_step, 0, CL_SUCCESS};
+    lstmcl__arg_int(&k, N);
+    lstmcl__arg_int(&k, H);
+    lstmcl__arg_mem(&k, a->dh.mem);
+    lstmcl__arg_int(&k, a->dh.offset + t * H);
+    lstmcl__arg_int(&k, T * H);
+    lstmcl__arg_mem(&k, ws);
+    lstmcl__arg_int(&k, dr0);
+    lstmcl__arg_mem(&k, ws);
+    lstmcl__arg_int(&k, dc0ff);
+    lstmcl__arg_mem(&k, rs);
+    lstmcl__arg_int(&k, t * 4 * H); /* the gates start the reserve */
+    lstmcl__arg_int(&k, T * 4 * H);
+    lstmcl__arg_mem(&k, rs);
+    lstmcl__arg_int(&k, c0ff + t * H);
+    lstmcl__arg_int(&k, T * H);
     if (t > 0) {
-        arg_mem(&k, rs);
-        arg_int(&k, c0ff + (t - 1) * H);
-        arg_int(&k, T * H);
+        lstmcl__arg_mem(&k, rs);
+        lstmcl__arg_int(&k, c0ff + (t - 1) * H);
+        lstmcl__arg_int(&k, T * H);
     } else {
-        arg_mem(&k, a->c0.mem);
-        arg_int(&k, a->c0.offset);
-        arg_int(&k, H);
+        lstmcl__arg_mem(&k, a->c0.mem);
+        lstmcl__arg_int(&k, a->c0.offset);
+        lstmcl__arg_int(&k, H);
     }
-    arg_mem(&k, ws);
-    arg_int(&k, da0 + t * 4 * H);
-    arg_int(&k, T * 4 * H);
-    return launch(ctx, &k, "lstm_bwd_step", H, N);
+    lstmcl__arg_mem(&k, ws);
+    lstmcl__arg_int(&k, da0 + t * 4 * H);
+    lstmcl__arg_int(&k, T * 4 * H);
+    return lstmcl__launch(ctx, &k, "lstm_bwd_step", H, N);
 }
 
 lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args *a)
@@ -546,19 +471,19 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
     d = &plan->d;
     N = d->N, T = d->T, D = d->D, H = d->H;
 
-    if ((st = check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
-        (st = check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
-        (st = check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
-        (st = check_tensor(ctx, fn, "dh", &a->dh, d->e_h, 1)) ||
-        (st = check_tensor(ctx, fn, "dhT", &a->dhT, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "dcT", &a->dcT, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "dx", &a->dx, d->e_x, 0)) ||
-        (st = check_tensor(ctx, fn, "dh0", &a->dh0, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "dc0", &a->dc0, d->e_nh, 0)) ||
-        (st = check_tensor(ctx, fn, "dWx", &a->dWx, d->e_wx, 0)) ||
-        (st = check_tensor(ctx, fn, "dWh", &a->dWh, d->e_wh, 0)) ||
-        (st = check_tensor(ctx, fn, "db", &a->db, 4 * H, 0)))
+    if ((st = lstmcl__check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dh", &a->dh, d->e_h, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dhT", &a->dhT, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dcT", &a->dcT, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dx", &a->dx, d->e_x, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dh0", &a->dh0, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dc0", &a->dc0, d->e_nh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dWx", &a->dWx, d->e_wx, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dWh", &a->dWh, d->e_wh, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "db", &a->db, 4 * H, 0)))
         return st;
     if (!a->reserve)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
@@ -594,40 +519,40 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
                                  a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
         } else if (t > 0 || a->dh0.mem) {
             /* da_t·Whᵀ, then step t-1's cell math (or, at t = 0, dh0) */
-            argset k = {ctx->k_bwd_fused, 0, CL_SUCCESS};
-            arg_int(&k, N);
-            arg_int(&k, H);
-            arg_int(&k, fused_n_step(ctx, N));
-            arg_mem(&k, ws);
-            arg_int(&k, da0 + t * 4 * H);
-            arg_int(&k, T * 4 * H);
-            arg_mem(&k, ws);
-            arg_int(&k, wt0);
-            arg_mem(&k, t > 0 ? NULL : a->dh0.mem);
-            arg_int(&k, t > 0 ? 0 : a->dh0.offset);
-            arg_mem(&k, a->dh.mem);
-            arg_int(&k, a->dh.offset + (t > 0 ? t - 1 : 0) * H);
-            arg_int(&k, T * H);
-            arg_mem(&k, ws);
-            arg_int(&k, dc0ff);
-            arg_mem(&k, rs);
-            arg_int(&k, g0 + (t > 0 ? t - 1 : 0) * 4 * H);
-            arg_int(&k, T * 4 * H);
-            arg_mem(&k, rs);
-            arg_int(&k, c0ff + (t > 0 ? t - 1 : 0) * H);
-            arg_int(&k, T * H);
+            lstmcl_argset k = {ctx->k_bwd_fused, 0, CL_SUCCESS};
+            lstmcl__arg_int(&k, N);
+            lstmcl__arg_int(&k, H);
+            lstmcl__arg_int(&k, fused_n_step(ctx, N));
+            lstmcl__arg_mem(&k, ws);
+            lstmcl__arg_int(&k, da0 + t * 4 * H);
+            lstmcl__arg_int(&k, T * 4 * H);
+            lstmcl__arg_mem(&k, ws);
+            lstmcl__arg_int(&k, wt0);
+            lstmcl__arg_mem(&k, t > 0 ? NULL : a->dh0.mem);
+            lstmcl__arg_int(&k, t > 0 ? 0 : a->dh0.offset);
+            lstmcl__arg_mem(&k, a->dh.mem);
+            lstmcl__arg_int(&k, a->dh.offset + (t > 0 ? t - 1 : 0) * H);
+            lstmcl__arg_int(&k, T * H);
+            lstmcl__arg_mem(&k, ws);
+            lstmcl__arg_int(&k, dc0ff);
+            lstmcl__arg_mem(&k, rs);
+            lstmcl__arg_int(&k, g0 + (t > 0 ? t - 1 : 0) * 4 * H);
+            lstmcl__arg_int(&k, T * 4 * H);
+            lstmcl__arg_mem(&k, rs);
+            lstmcl__arg_int(&k, c0ff + (t > 0 ? t - 1 : 0) * H);
+            lstmcl__arg_int(&k, T * H);
             if (t > 1) {
-                arg_mem(&k, rs);
-                arg_int(&k, c0ff + (t - 2) * H);
-                arg_int(&k, T * H);
+                lstmcl__arg_mem(&k, rs);
+                lstmcl__arg_int(&k, c0ff + (t - 2) * H);
+                lstmcl__arg_int(&k, T * H);
             } else {
-                arg_mem(&k, a->c0.mem);
-                arg_int(&k, a->c0.offset);
-                arg_int(&k, H);
+                lstmcl__arg_mem(&k, a->c0.mem);
+                lstmcl__arg_int(&k, a->c0.offset);
+                lstmcl__arg_int(&k, H);
             }
-            arg_mem(&k, t > 0 ? ws : NULL);
-            arg_int(&k, da0 + (t > 0 ? t - 1 : 0) * 4 * H);
-            arg_int(&k, T * 4 * H);
+            lstmcl__arg_mem(&k, t > 0 ? ws : NULL);
+            lstmcl__arg_int(&k, da0 + (t > 0 ? t - 1 : 0) * 4 * H);
+            lstmcl__arg_int(&k, T * 4 * H);
             TRY(launch_fused(ctx, &k, "lstm_bwd_fused", H, N));
         }
     }
@@ -647,15 +572,15 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
         TRY(lstmcl__gemm(ctx, 1, 0, H, 4 * H, d->nt, 1.0f, rs, hp0, H, ws, da0, 4 * H, beta,
                          a->dWh.mem, a->dWh.offset, 4 * H));
     if (a->db.mem) {
-        argset k = {ctx->k_colsum, 0, CL_SUCCESS};
-        arg_int(&k, d->nt);
-        arg_int(&k, 4 * H);
-        arg_mem(&k, ws);
-        arg_int(&k, da0);
-        arg_mem(&k, a->db.mem);
-        arg_int(&k, a->db.offset);
-        arg_int(&k, a->accumulate != 0);
-        TRY(launch(ctx, &k, "lstm_colsum", 4 * H, 1));
+        lstmcl_argset k = {ctx->k_colsum, 0, CL_SUCCESS};
+        lstmcl__arg_int(&k, d->nt);
+        lstmcl__arg_int(&k, 4 * H);
+        lstmcl__arg_mem(&k, ws);
+        lstmcl__arg_int(&k, da0);
+        lstmcl__arg_mem(&k, a->db.mem);
+        lstmcl__arg_int(&k, a->db.offset);
+        lstmcl__arg_int(&k, a->accumulate != 0);
+        TRY(lstmcl__launch(ctx, &k, "lstm_colsum", 4 * H, 1));
     }
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;

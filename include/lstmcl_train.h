@@ -1,0 +1,122 @@
+/*
+ * lstmcl training building blocks, on device buffers: stacked LSTM layers,
+ * embedding lookup, a linear layer, softmax cross-entropy, gradient norms and
+ * Adam.  The conventions of lstmcl_cl.h hold: every call enqueues on the
+ * context's queue and returns without waiting, except where it says it
+ * returns a value computed on the device; tensors are {cl_mem, offset} with
+ * offsets counted in elements (floats, or cl_int for token ids), and are
+ * checked for size and OpenCL context before anything is enqueued.
+ */
+#ifndef LSTMCL_TRAIN_H
+#define LSTMCL_TRAIN_H
+
+#include "lstmcl_cl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ stacks
+ * L LSTM layers: layer 0 maps D inputs to H, the others H to H; each layer's
+ * h is the next one's x.  The parameters of all layers live in one tensor,
+ * layer after layer, each as Wx (D_l, 4H), Wh (H, 4H), b (4H), which makes
+ * one Adam step and one gradient norm cover them all. */
+typedef struct lstmcl_stack lstmcl_stack;
+
+/* A stack for sizes N, T, D, H (all at least 1) and 1 to 64 layers.  It owns
+ * the buffers between layers and the reserves of a training forward. */
+LSTMCL_API lstmcl_status lstmcl_stack_create(lstmcl_stack **stack, lstmcl_context *ctx,
+                                             size_t layers, size_t N, size_t T, size_t D,
+                                             size_t H);
+LSTMCL_API void lstmcl_stack_destroy(lstmcl_stack *stack); /* NULL is a no-op */
+/* Floats in the stack's parameter (and gradient) tensor. */
+LSTMCL_API size_t lstmcl_stack_param_count(const lstmcl_stack *stack);
+/* Offset (floats) of layer l's Wx in the parameter tensor; Wh follows after
+ * D_l·4H floats and b after H·4H more. */
+LSTMCL_API size_t lstmcl_stack_layer_offset(const lstmcl_stack *stack, size_t layer);
+
+/* Forward.  x (N,T,D); params (param_count); h0, c0 (layers, N, H) optional
+ * (absent: zeros); hT, cT (layers, N, H) optional outputs, the last states,
+ * which must not overlap h0 and c0 (to carry the state into the next chunk,
+ * alternate between two buffers); h (N,T,H) the top layer's output.
+ * training: keep what lstmcl_stack_backward needs. */
+LSTMCL_API lstmcl_status lstmcl_stack_forward(lstmcl_stack *stack, lstmcl_tensor x,
+                                              lstmcl_tensor params, lstmcl_tensor h0,
+                                              lstmcl_tensor c0, lstmcl_tensor hT,
+                                              lstmcl_tensor cT, lstmcl_tensor h, int training);
+
+/* Backward of the last training forward, with the same x, params and c0.
+ * dh (N,T,H): the gradient w.r.t. the top layer's h.  dx (N,T,D) optional.
+ * dparams (param_count): overwritten, or added to when accumulate is set.
+ * Gradients do not flow into h0 and c0 (truncated back-propagation). */
+LSTMCL_API lstmcl_status lstmcl_stack_backward(lstmcl_stack *stack, lstmcl_tensor x,
+                                               lstmcl_tensor params, lstmcl_tensor c0,
+                                               lstmcl_tensor dh, lstmcl_tensor dx,
+                                               lstmcl_tensor dparams, int accumulate);
+
+/* ------------------------------------------------------------- embedding */
+/* out (n, D) = rows of table (V, D) picked by tokens (n cl_int); a token
+ * outside [0, V) gives a row of zeros. */
+LSTMCL_API lstmcl_status lstmcl_embedding_forward(lstmcl_context *ctx, size_t n, size_t D,
+                                                  size_t V, lstmcl_tensor tokens,
+                                                  lstmcl_tensor table, lstmcl_tensor out);
+/* dtable (V, D) = for each row v, the sum of the dout rows whose token is v
+ * (a token outside [0, V) contributes nothing); added when accumulate is set. */
+LSTMCL_API lstmcl_status lstmcl_embedding_backward(lstmcl_context *ctx, size_t n, size_t D,
+                                                   size_t V, lstmcl_tensor tokens,
+                                                   lstmcl_tensor dout, lstmcl_tensor dtable,
+                                                   int accumulate);
+
+/* ---------------------------------------------------------------- linear */
+/* y (rows, out) = x (rows, in) · W (in, out) + b (out; optional). */
+LSTMCL_API lstmcl_status lstmcl_linear_forward(lstmcl_context *ctx, size_t rows, size_t in,
+                                               size_t out, lstmcl_tensor x, lstmcl_tensor W,
+                                               lstmcl_tensor b, lstmcl_tensor y);
+/* dx = dy·Wᵀ, dW = xᵀ·dy, db = column sums of dy; each optional; dW and db
+ * are added to when accumulate is set. */
+LSTMCL_API lstmcl_status lstmcl_linear_backward(lstmcl_context *ctx, size_t rows, size_t in,
+                                                size_t out, lstmcl_tensor x, lstmcl_tensor W,
+                                                lstmcl_tensor dy, lstmcl_tensor dx,
+                                                lstmcl_tensor dW, lstmcl_tensor db,
+                                                int accumulate);
+
+/* ---------------------------------------------------------------- losses */
+/* For each row i of logits (rows, V) and target (rows cl_int):
+ *   loss[i] = logsumexp(logits_i) - logits_i[target_i]
+ *   dlogits (optional) = scale · (softmax(logits_i) - onehot(target_i))
+ * A target outside [0, V) gives loss 0 and no gradient (padding). */
+LSTMCL_API lstmcl_status lstmcl_softmax_cross_entropy(lstmcl_context *ctx, size_t rows,
+                                                      size_t V, lstmcl_tensor logits,
+                                                      lstmcl_tensor targets, lstmcl_tensor loss,
+                                                      lstmcl_tensor dlogits, float scale);
+
+/* --------------------------------------------------------- optimisation */
+/* *result = sum of x[i]² over count floats, summed in a fixed order (the same
+ * on every run).  Waits for the result. */
+LSTMCL_API lstmcl_status lstmcl_sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
+                                            double *result);
+
+typedef struct lstmcl_adam_settings {
+    float learning_rate; /* 2e-3 */
+    float beta1;         /* 0.9 */
+    float beta2;         /* 0.999 */
+    float epsilon;       /* 1e-8 */
+} lstmcl_adam_settings;
+
+LSTMCL_API void lstmcl_adam_default_settings(lstmcl_adam_settings *s);
+
+/* One Adam step on count parameters: g = grads·grad_scale (for clipping:
+ * min(1, max_norm / norm)); m, v (count floats each, zero at first) are the
+ * moment estimates; step is 1 for the first update.  With bias correction,
+ * as in Kingma & Ba's algorithm 1. */
+LSTMCL_API lstmcl_status lstmcl_adam_step(lstmcl_context *ctx, size_t count,
+                                          lstmcl_tensor params, lstmcl_tensor grads,
+                                          lstmcl_tensor m, lstmcl_tensor v,
+                                          const lstmcl_adam_settings *settings,
+                                          unsigned long step, float grad_scale);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSTMCL_TRAIN_H */
