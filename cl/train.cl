@@ -96,7 +96,7 @@ __kernel void lstm_sum_squares(const int count, const int chunk, __global const 
  * where lr_t and eps_t carry the bias corrections (computed on the host). */
 __kernel void lstm_adam(const int count, __global float *p, const int p_off,
                         __global const float *g, const int g_off,
-                        __global float *m, __global float *v, const int mv_off,
+                        __global float *m, const int m_off, __global float *v, const int v_off,
                         const float lr_t, const float b1, const float b2, const float eps_t,
                         const float grad_scale)
 {
@@ -104,9 +104,9 @@ __kernel void lstm_adam(const int count, __global float *p, const int p_off,
     if (i >= count)
         return;
     const float gi = g[g_off + i] * grad_scale;
-    const float mi = b1 * m[mv_off + i] + (1.0f - b1) * gi;
-    const float vi = b2 * v[mv_off + i] + (1.0f - b2) * gi * gi;
-    m[mv_off + i] = mi;
-    v[mv_off + i] = vi;
+    const float mi = b1 * m[m_off + i] + (1.0f - b1) * gi;
+    const float vi = b2 * v[v_off + i] + (1.0f - b2) * gi * gi;
+    m[m_off + i] = mi;
+    v[v_off + i] = vi;
     p[p_off + i] -= lr_t * mi / (sqrt(vi) + eps_t);
 }

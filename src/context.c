@@ -100,27 +100,29 @@ static lstmcl_status kernel_source(lstmcl_context *ctx, const char *name, const 
 static lstmcl_status build_program(lstmcl_context *ctx)
 {
     /* "#line" keeps build-log line numbers those of each .cl file */
-    static const char *const names[2] = {"lstm.cl", "fused.cl"};
-    const char *embedded[2];
-    const char *src[4];
-    char *owned[2] = {NULL, NULL};
+    static const char *const names[3] = {"lstm.cl", "fused.cl", "train.cl"};
+    const char *embedded[3];
+    const char *src[6];
+    char *owned[3] = {NULL, NULL, NULL};
     cl_int err;
     lstmcl_status st = LSTMCL_SUCCESS;
     int i;
 
     embedded[0] = lstmcl__source_lstm_cl;
     embedded[1] = lstmcl__source_fused_cl;
+    embedded[2] = lstmcl__source_train_cl;
     src[0] = "#line 1 \"lstm.cl\"\n";
     src[2] = "#line 1 \"fused.cl\"\n";
-    for (i = 0; i < 2 && st == LSTMCL_SUCCESS; i++)
+    src[4] = "#line 1 \"train.cl\"\n";
+    for (i = 0; i < 3 && st == LSTMCL_SUCCESS; i++)
         st = kernel_source(ctx, names[i], embedded[i], &src[2 * i + 1], &owned[i]);
     if (st == LSTMCL_SUCCESS) {
-        ctx->program = clCreateProgramWithSource(ctx->clctx, 4, src, NULL, &err);
+        ctx->program = clCreateProgramWithSource(ctx->clctx, 6, src, NULL, &err);
         if (err != CL_SUCCESS)
             st = lstmcl__fail_cl(ctx, err, "clCreateProgramWithSource");
     }
-    free(owned[0]);
-    free(owned[1]);
+    for (i = 0; i < 3; i++)
+        free(owned[i]);
     if (st != LSTMCL_SUCCESS)
         return st;
     err = clBuildProgram(ctx->program, 1, &ctx->device, "", NULL, NULL);
@@ -135,7 +137,8 @@ static lstmcl_status build_program(lstmcl_context *ctx)
             log[log_len] = '\0';
         }
         st = lstmcl__fail(ctx, LSTMCL_ERROR_KERNEL_BUILD,
-                          "clBuildProgram(lstm.cl, fused.cl) failed on %s: %s (%d); build log:\n%s",
+                          "clBuildProgram(lstm.cl, fused.cl, train.cl) failed on %s: %s (%d); build "
+                          "log:\n%s",
                           ctx->device_name, lstmcl__cl_error_name(err), (int)err,
                           log ? log : "(none)");
         free(log);
@@ -154,6 +157,12 @@ static lstmcl_status build_program(lstmcl_context *ctx)
     KERNEL(k_bwd_fused, "lstm_bwd_fused");
     KERNEL(k_pack_fwd, "lstm_pack_fwd");
     KERNEL(k_pack_bwd, "lstm_pack_bwd");
+    KERNEL(k_embed_fwd, "lstm_embed_fwd");
+    KERNEL(k_embed_bwd, "lstm_embed_bwd");
+    KERNEL(k_add_bias, "lstm_add_bias");
+    KERNEL(k_softmax_xent, "lstm_softmax_xent");
+    KERNEL(k_sum_squares, "lstm_sum_squares");
+    KERNEL(k_adam, "lstm_adam");
 #undef KERNEL
     return LSTMCL_SUCCESS;
 }
@@ -437,6 +446,14 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         clReleaseKernel(ctx->k_pack_fwd);
     if (ctx->k_pack_bwd)
         clReleaseKernel(ctx->k_pack_bwd);
+    {
+        cl_kernel *train_kernels[] = {&ctx->k_embed_fwd, &ctx->k_embed_bwd, &ctx->k_add_bias,
+                                      &ctx->k_softmax_xent, &ctx->k_sum_squares, &ctx->k_adam};
+        size_t k;
+        for (k = 0; k < sizeof train_kernels / sizeof train_kernels[0]; k++)
+            if (*train_kernels[k])
+                clReleaseKernel(*train_kernels[k]);
+    }
     if (ctx->program)
         clReleaseProgram(ctx->program);
     if (ctx->queue)

@@ -68,6 +68,7 @@ const char *lstmcl__type_word(unsigned long type);
 /* ---- kernels (kernels.c, generated sources) ---- */
 extern const char lstmcl__source_lstm_cl[];
 extern const char lstmcl__source_fused_cl[];
+extern const char lstmcl__source_train_cl[];
 extern const char lstmcl__source_pocl_x86_64_tune[];
 
 /* ---- tuning files (tuning.c) ---- */
@@ -123,6 +124,7 @@ struct lstmcl_context {
     cl_kernel k_bwd_fused;
     cl_kernel k_pack_fwd;
     cl_kernel k_pack_bwd;
+    cl_kernel k_embed_fwd, k_embed_bwd, k_add_bias, k_softmax_xent, k_sum_squares, k_adam;
     int fused;                  /* per-step work in lstmcl's fused kernels, not CLBlast */
     int cpu;                    /* the device is a CPU */
     size_t local_size;          /* work-group size used for the elementwise kernels */

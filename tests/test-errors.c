@@ -312,6 +312,8 @@ START_TEST(kernel_dir_override)
 
     snprintf(path, sizeof path, "%s/fused.cl", dir);
     write_file(path, "/* nothing */\n");
+    snprintf(path, sizeof path, "%s/train.cl", dir);
+    write_file(path, "/* nothing */\n");
     snprintf(path, sizeof path, "%s/lstm.cl", dir);
     write_file(path, "__kernel void lstm_fwd_step(__global float *p) { p[0] = undefined_name; }\n");
     st = lstmcl_context_create(&ctx, NULL);
@@ -322,6 +324,8 @@ START_TEST(kernel_dir_override)
     unsetenv("LSTMCL_KERNEL_DIR");
     unlink(path);
     snprintf(path, sizeof path, "%s/fused.cl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/train.cl", dir);
     unlink(path);
     rmdir(dir);
 

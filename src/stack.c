@@ -1,0 +1,223 @@
+/* Stacked LSTM layers over plans (lstmcl_train.h). */
+#include "lstmcl_train.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LAYERS 64
+
+struct lstmcl_stack {
+    lstmcl_context *ctx;
+    size_t L, N, T, D, H;
+    lstmcl_plan *first, *rest;  /* layer 0 (D to H); layers 1.. (H to H), NULL if L = 1 */
+    cl_mem reserve[MAX_LAYERS]; /* what each layer's training forward keeps */
+    cl_mem hmid[MAX_LAYERS];    /* outputs of layers 0..L-2 (N,T,H) */
+    cl_mem dh[2];               /* gradients between layers (N,T,H) */
+    int trained;                /* the last forward kept what the backward needs */
+};
+
+static size_t din(const lstmcl_stack *s, size_t l)
+{
+    return l == 0 ? s->D : s->H;
+}
+
+size_t lstmcl_stack_layer_offset(const lstmcl_stack *s, size_t layer)
+{
+    size_t off = 0, l;
+    if (!s)
+        return 0;
+    for (l = 0; l < layer && l < s->L; l++)
+        off += (din(s, l) + s->H + 1) * 4 * s->H;
+    return off;
+}
+
+size_t lstmcl_stack_param_count(const lstmcl_stack *s)
+{
+    return s ? lstmcl_stack_layer_offset(s, s->L) : 0;
+}
+
+void lstmcl_stack_destroy(lstmcl_stack *s)
+{
+    size_t l;
+    if (!s)
+        return;
+    for (l = 0; l < s->L; l++) {
+        if (s->reserve[l])
+            clReleaseMemObject(s->reserve[l]);
+        if (s->hmid[l])
+            clReleaseMemObject(s->hmid[l]);
+    }
+    if (s->dh[0])
+        clReleaseMemObject(s->dh[0]);
+    if (s->dh[1])
+        clReleaseMemObject(s->dh[1]);
+    lstmcl_plan_destroy(s->first);
+    lstmcl_plan_destroy(s->rest);
+    free(s);
+}
+
+static lstmcl_status new_buffer(lstmcl_context *ctx, size_t bytes, cl_mem *out)
+{
+    cl_int err;
+    *out = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return lstmcl__fail_cl(ctx, err, "clCreateBuffer (stack)");
+    }
+    return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl_stack_create(lstmcl_stack **out, lstmcl_context *ctx, size_t layers,
+                                  size_t N, size_t T, size_t D, size_t H)
+{
+    static const char fn[] = "lstmcl_stack_create";
+    lstmcl_stack *s;
+    lstmcl_status st;
+    size_t l, bytes;
+
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (!out)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: stack is NULL", fn);
+    *out = NULL;
+    if (layers == 0 || layers > MAX_LAYERS)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: layers is %zu; it must be 1 to %d", fn, layers, MAX_LAYERS);
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
+    s->ctx = ctx, s->L = layers, s->N = N, s->T = T, s->D = D, s->H = H;
+    st = lstmcl_plan_create(&s->first, ctx, N, T, D, H);
+    if (st == LSTMCL_SUCCESS && layers > 1)
+        st = lstmcl_plan_create(&s->rest, ctx, N, T, H, H);
+    for (l = 0; st == LSTMCL_SUCCESS && l < layers; l++) {
+        lstmcl_plan_reserve_size(l == 0 ? s->first : s->rest, &bytes);
+        st = new_buffer(ctx, bytes, &s->reserve[l]);
+        if (st == LSTMCL_SUCCESS && l + 1 < layers)
+            st = new_buffer(ctx, N * T * H * sizeof(float), &s->hmid[l]);
+    }
+    if (st == LSTMCL_SUCCESS && layers > 1)
+        st = new_buffer(ctx, N * T * H * sizeof(float), &s->dh[0]);
+    if (st == LSTMCL_SUCCESS && layers > 2)
+        st = new_buffer(ctx, N * T * H * sizeof(float), &s->dh[1]);
+    if (st != LSTMCL_SUCCESS) {
+        lstmcl_stack_destroy(s);
+        return st;
+    }
+    *out = s;
+    return LSTMCL_SUCCESS;
+}
+
+/* The stack's context, or NULL when it was destroyed (its plans say so). */
+static lstmcl_context *alive(const lstmcl_stack *s)
+{
+    return s && s->first && s->first->ctx ? s->ctx : NULL;
+}
+
+static lstmcl_tensor at(lstmcl_tensor t, size_t offset)
+{
+    if (t.mem)
+        t.offset += offset;
+    return t;
+}
+
+static lstmcl_tensor whole(cl_mem m)
+{
+    lstmcl_tensor t;
+    t.mem = m;
+    t.offset = 0;
+    return t;
+}
+
+lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tensor params,
+                                   lstmcl_tensor h0, lstmcl_tensor c0, lstmcl_tensor hT,
+                                   lstmcl_tensor cT, lstmcl_tensor h, int training)
+{
+    static const char fn[] = "lstmcl_stack_forward";
+    lstmcl_context *ctx = alive(s);
+    const size_t state = s ? s->L * s->N * s->H : 0;
+    lstmcl_status st;
+    size_t l;
+
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if ((st = lstmcl__check_tensor(ctx, fn, "x", &x, s->N * s->T * s->D, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "params", &params, lstmcl_stack_param_count(s), 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "h0", &h0, state, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "c0", &c0, state, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "hT", &hT, state, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "cT", &cT, state, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "h", &h, s->N * s->T * s->H, 1)))
+        return st;
+    s->trained = 0;
+    for (l = 0; l < s->L; l++) {
+        lstmcl_forward_args a;
+        const size_t off = lstmcl_stack_layer_offset(s, l), nh = s->N * s->H;
+        memset(&a, 0, sizeof a);
+        a.x = l == 0 ? x : whole(s->hmid[l - 1]);
+        a.h0 = at(h0, l * nh);
+        a.c0 = at(c0, l * nh);
+        a.Wx = at(params, off);
+        a.Wh = at(params, off + din(s, l) * 4 * s->H);
+        a.b = at(params, off + (din(s, l) + s->H) * 4 * s->H);
+        a.h = l + 1 == s->L ? h : whole(s->hmid[l]);
+        a.hT = at(hT, l * nh);
+        a.cT = at(cT, l * nh);
+        a.reserve = training ? s->reserve[l] : NULL;
+        st = lstmcl_plan_forward(l == 0 ? s->first : s->rest, &a);
+        if (st != LSTMCL_SUCCESS)
+            return st;
+    }
+    s->trained = training != 0;
+    return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl_stack_backward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tensor params,
+                                    lstmcl_tensor c0, lstmcl_tensor dh, lstmcl_tensor dx,
+                                    lstmcl_tensor dparams, int accumulate)
+{
+    static const char fn[] = "lstmcl_stack_backward";
+    lstmcl_context *ctx = alive(s);
+    const size_t count = s ? lstmcl_stack_param_count(s) : 0;
+    lstmcl_tensor grad = dh;
+    lstmcl_status st;
+    size_t l;
+
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (!s->trained)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: no training forward to go back through (call "
+                            "lstmcl_stack_forward with training set first)",
+                            fn);
+    if ((st = lstmcl__check_tensor(ctx, fn, "x", &x, s->N * s->T * s->D, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "params", &params, count, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "c0", &c0, s->L * s->N * s->H, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dh", &dh, s->N * s->T * s->H, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dx", &dx, s->N * s->T * s->D, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dparams", &dparams, count, 1)))
+        return st;
+    for (l = s->L; l-- > 0;) {
+        lstmcl_backward_args a;
+        const size_t off = lstmcl_stack_layer_offset(s, l), n_in = din(s, l) * 4 * s->H;
+        memset(&a, 0, sizeof a);
+        a.x = l == 0 ? x : whole(s->hmid[l - 1]);
+        a.c0 = at(c0, l * s->N * s->H);
+        a.Wx = at(params, off);
+        a.Wh = at(params, off + n_in);
+        a.dh = grad;
+        /* the gradient for the layer below, in the buffer grad is not in */
+        a.dx = l == 0 ? dx : whole(s->dh[(s->L - 1 - l) % 2]);
+        a.dWx = at(dparams, off);
+        a.dWh = at(dparams, off + n_in);
+        a.db = at(dparams, off + n_in + s->H * 4 * s->H);
+        a.accumulate = accumulate;
+        a.reserve = s->reserve[l];
+        st = lstmcl_plan_backward(l == 0 ? s->first : s->rest, &a);
+        if (st != LSTMCL_SUCCESS)
+            return st;
+        grad = a.dx;
+    }
+    return LSTMCL_SUCCESS;
+}

@@ -1,0 +1,382 @@
+/* Training building blocks: stacked layers against the reference composed
+ * layer by layer, embedding, linear, softmax cross-entropy (against finite
+ * differences), sums of squares and Adam (against a hand-computed step). */
+#include "lstmcl_train.h"
+#include "reference.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static lstmcl_context *ctx;
+static cl_command_queue q;
+
+static void setup(void)
+{
+    ctx = tu_context();
+    q = lstmcl_context_queue(ctx);
+}
+
+static lstmcl_tensor dev(const void *src, size_t bytes)
+{
+    lstmcl_tensor t;
+    cl_int err;
+    float *nan = NULL;
+    if (!src) {
+        nan = tu_nans(bytes / 4);
+        src = nan;
+    }
+    t.mem = clCreateBuffer(lstmcl_context_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                           bytes, (void *)src, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    t.offset = 0;
+    free(nan);
+    return t;
+}
+
+static lstmcl_tensor none(void)
+{
+    lstmcl_tensor t = {NULL, 0};
+    return t;
+}
+
+static float *get(lstmcl_tensor t, size_t n)
+{
+    float *p = tu_nans(n);
+    ck_assert_int_eq(clEnqueueReadBuffer(q, t.mem, CL_TRUE, t.offset * 4, n * 4, p, 0, NULL, NULL),
+                     CL_SUCCESS);
+    return p;
+}
+
+static void drop(lstmcl_tensor t)
+{
+    if (t.mem)
+        clReleaseMemObject(t.mem);
+}
+
+static void close_to(const char *what, const float *got, const double *want, size_t n,
+                     double bound)
+{
+    double e = ref_rel_error(got, want, n);
+    ck_assert_msg(e <= bound, "%s: normalised error %.3e > %.0e (seed %llu)", what, e, bound,
+                  tu_seed());
+}
+
+/* ------------------------------------------------------------- stacks */
+
+START_TEST(stack_against_reference)
+{
+    const size_t L = 1 + (size_t)_i % 3, N = tu_range(1, 4), T = tu_range(1, 7);
+    const size_t D = tu_range(1, 12), H = tu_range(1, 12), nh = N * H;
+    lstmcl_stack *s = NULL;
+    size_t P, l, i;
+    float *params, *x = tu_floats(N * T * D, 1), *h0 = tu_floats(L * nh, 1);
+    float *c0 = tu_floats(L * nh, 1), *dh = tu_floats(N * T * H, 1), *got;
+    lstmcl_tensor tx, tp, th0, tc0, thT, tcT, th, tdh, tdx, tdp;
+    double *xs[65], *grad, *dparams;
+    ref_cache rc[64];
+
+    ck_assert_int_eq(lstmcl_stack_create(&s, ctx, L, N, T, D, H), LSTMCL_SUCCESS);
+    P = lstmcl_stack_param_count(s);
+    ck_assert_uint_eq(P, (D + H + 1) * 4 * H + (L - 1) * (2 * H + 1) * 4 * H);
+    params = tu_floats(P, 0.6);
+    tx = dev(x, N * T * D * 4), tp = dev(params, P * 4), th0 = dev(h0, L * nh * 4);
+    tc0 = dev(c0, L * nh * 4), thT = dev(NULL, L * nh * 4), tcT = dev(NULL, L * nh * 4);
+    th = dev(NULL, N * T * H * 4), tdh = dev(dh, N * T * H * 4), tdx = dev(NULL, N * T * D * 4);
+    tdp = dev(NULL, P * 4);
+    ck_assert_int_eq(lstmcl_stack_forward(s, tx, tp, th0, tc0, thT, tcT, th, 1), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_backward(s, tx, tp, tc0, tdh, tdx, tdp, 0), LSTMCL_SUCCESS);
+
+    /* the reference, layer by layer */
+    xs[0] = tu_doubles(x, N * T * D);
+    dparams = tu_dalloc(P);
+    for (l = 0; l < L; l++) {
+        const size_t din = l ? H : D, off = lstmcl_stack_layer_offset(s, l);
+        double *Wx = tu_doubles(params + off, din * 4 * H);
+        double *Wh = tu_doubles(params + off + din * 4 * H, H * 4 * H);
+        double *b = tu_doubles(params + off + (din + H) * 4 * H, 4 * H);
+        double *dh0_ = tu_doubles(h0 + l * nh, nh), *dc0_ = tu_doubles(c0 + l * nh, nh);
+        ck_assert_int_eq(ref_forward(N, T, din, H, xs[l], dh0_, dc0_, Wx, Wh, b, &rc[l]), 0);
+        xs[l + 1] = rc[l].h;
+        free(Wx), free(Wh), free(b), free(dh0_), free(dc0_);
+    }
+    got = get(th, N * T * H), close_to("top h", got, rc[L - 1].h, N * T * H, 1e-5), free(got);
+    got = get(thT, L * nh);
+    for (l = 0; l < L; l++) {
+        double *want = tu_dalloc(nh);
+        size_t n;
+        for (n = 0; n < N; n++)
+            memcpy(want + n * H, rc[l].h + (n * T + T - 1) * H, H * sizeof(double));
+        close_to("hT", got + l * nh, want, nh, 1e-5);
+        free(want);
+    }
+    free(got);
+    grad = tu_doubles(dh, N * T * H);
+    for (l = L; l-- > 0;) {
+        const size_t din = l ? H : D, off = lstmcl_stack_layer_offset(s, l);
+        double *Wx = tu_doubles(params + off, din * 4 * H);
+        double *Wh = tu_doubles(params + off + din * 4 * H, H * 4 * H);
+        double *h0_ = tu_doubles(h0 + l * nh, nh), *c0_ = tu_doubles(c0 + l * nh, nh);
+        double *dx = tu_dalloc(N * T * din), *dh0 = tu_dalloc(nh);
+        ck_assert_int_eq(ref_backward(&rc[l], xs[l], h0_, c0_, Wx, Wh, grad, NULL, dx, dh0, NULL,
+                                      dparams + off, dparams + off + din * 4 * H,
+                                      dparams + off + (din + H) * 4 * H),
+                         0);
+        free(grad);
+        grad = dx;
+        free(Wx), free(Wh), free(h0_), free(c0_), free(dh0);
+    }
+    got = get(tdx, N * T * D), close_to("dx", got, grad, N * T * D, 1e-4), free(got);
+    got = get(tdp, P), close_to("dparams", got, dparams, P, 1e-4), free(got);
+
+    /* accumulate adds */
+    ck_assert_int_eq(lstmcl_stack_backward(s, tx, tp, tc0, tdh, none(), tdp, 1), LSTMCL_SUCCESS);
+    for (i = 0; i < P; i++)
+        dparams[i] *= 2;
+    got = get(tdp, P), close_to("dparams accumulated", got, dparams, P, 1e-4), free(got);
+
+    for (l = 0; l < L; l++)
+        ref_cache_free(&rc[l]);
+    free(xs[0]), free(grad), free(dparams), free(params), free(x), free(h0), free(c0), free(dh);
+    drop(tx), drop(tp), drop(th0), drop(tc0), drop(thT), drop(tcT), drop(th), drop(tdh);
+    drop(tdx), drop(tdp);
+    lstmcl_stack_destroy(s);
+}
+END_TEST
+
+START_TEST(stack_errors)
+{
+    lstmcl_stack *s = NULL;
+    lstmcl_tensor t = dev(NULL, 4096);
+    ck_assert_int_eq(lstmcl_stack_create(&s, ctx, 0, 1, 1, 1, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "layers"));
+    ck_assert_int_eq(lstmcl_stack_create(&s, ctx, 2, 1, 0, 1, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(lstmcl_stack_create(&s, ctx, 2, 2, 3, 4, 5), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_backward(s, t, t, none(), t, none(), t, 0),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "training forward"));
+    ck_assert_int_eq(lstmcl_stack_forward(s, t, none(), none(), none(), none(), none(), t, 1),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "params"));
+    lstmcl_stack_destroy(s);
+    lstmcl_stack_destroy(NULL);
+    drop(t);
+}
+END_TEST
+
+/* ---------------------------------------------------------- embedding */
+
+START_TEST(embedding)
+{
+    const size_t n = 37, D = 5, V = 7;
+    cl_int tokens[37];
+    float *table = tu_floats(V * D, 1), *dout = tu_floats(n * D, 1), *got;
+    double *want = tu_dalloc(n * D), *dtab = tu_dalloc(V * D);
+    lstmcl_tensor tt, ttab, tout, tdout, tdtab;
+    size_t i, d;
+    for (i = 0; i < n; i++)
+        tokens[i] = i == 5 ? -1 : i == 9 ? (cl_int)V : (cl_int)tu_range(0, V - 1);
+    for (i = 0; i < n; i++)
+        for (d = 0; d < D; d++) {
+            int v = tokens[i];
+            int ok = v >= 0 && v < (int)V;
+            want[i * D + d] = ok ? table[v * D + d] : 0.0;
+            if (ok)
+                dtab[v * D + d] += dout[i * D + d];
+        }
+    tt = dev(tokens, sizeof tokens), ttab = dev(table, V * D * 4), tout = dev(NULL, n * D * 4);
+    tdout = dev(dout, n * D * 4), tdtab = dev(NULL, V * D * 4);
+    ck_assert_int_eq(lstmcl_embedding_forward(ctx, n, D, V, tt, ttab, tout), LSTMCL_SUCCESS);
+    got = get(tout, n * D);
+    close_to("embedding forward (ids out of range give zeros)", got, want, n * D, 0);
+    free(got);
+    ck_assert_int_eq(lstmcl_embedding_backward(ctx, n, D, V, tt, tdout, tdtab, 0),
+                     LSTMCL_SUCCESS);
+    got = get(tdtab, V * D);
+    /* L = Σ dout ⊙ embed(table) is linear in table: its finite differences are dtab */
+    close_to("embedding backward", got, dtab, V * D, 1e-6);
+    free(got);
+    ck_assert_int_eq(lstmcl_embedding_backward(ctx, n, D, V, tt, tdout, tdtab, 1),
+                     LSTMCL_SUCCESS);
+    for (i = 0; i < V * D; i++)
+        dtab[i] *= 2;
+    got = get(tdtab, V * D), close_to("embedding backward, accumulated", got, dtab, V * D, 1e-6);
+    free(got);
+    ck_assert_int_eq(lstmcl_embedding_forward(ctx, 0, D, V, tt, ttab, tout),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_embedding_forward(ctx, n, D, V, none(), ttab, tout),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "tokens"));
+    free(table), free(dout), free(want), free(dtab);
+    drop(tt), drop(ttab), drop(tout), drop(tdout), drop(tdtab);
+}
+END_TEST
+
+/* ------------------------------------------------------------- linear */
+
+START_TEST(linear)
+{
+    const size_t R = tu_range(1, 9), I = tu_range(1, 9), O = tu_range(1, 9);
+    float *x = tu_floats(R * I, 1), *W = tu_floats(I * O, 1), *b = tu_floats(O, 1);
+    float *dy = tu_floats(R * O, 1), *got;
+    double *y = tu_dalloc(R * O), *dx = tu_dalloc(R * I), *dW = tu_dalloc(I * O);
+    double *db = tu_dalloc(O);
+    lstmcl_tensor tx = dev(x, R * I * 4), tW = dev(W, I * O * 4), tb = dev(b, O * 4);
+    lstmcl_tensor ty = dev(NULL, R * O * 4), tdy = dev(dy, R * O * 4), tdx = dev(NULL, R * I * 4);
+    lstmcl_tensor tdW = dev(NULL, I * O * 4), tdb = dev(NULL, O * 4);
+    size_t r, i, o;
+    for (r = 0; r < R; r++)
+        for (o = 0; o < O; o++) {
+            y[r * O + o] = b[o];
+            db[o] += dy[r * O + o];
+            for (i = 0; i < I; i++) {
+                y[r * O + o] += (double)x[r * I + i] * W[i * O + o];
+                dx[r * I + i] += (double)dy[r * O + o] * W[i * O + o];
+                dW[i * O + o] += (double)x[r * I + i] * dy[r * O + o];
+            }
+        }
+    ck_assert_int_eq(lstmcl_linear_forward(ctx, R, I, O, tx, tW, tb, ty), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_linear_backward(ctx, R, I, O, tx, tW, tdy, tdx, tdW, tdb, 0),
+                     LSTMCL_SUCCESS);
+    got = get(ty, R * O), close_to("linear y", got, y, R * O, 1e-5), free(got);
+    got = get(tdx, R * I), close_to("linear dx", got, dx, R * I, 1e-5), free(got);
+    got = get(tdW, I * O), close_to("linear dW", got, dW, I * O, 1e-5), free(got);
+    got = get(tdb, O), close_to("linear db", got, db, O, 1e-5), free(got);
+    free(x), free(W), free(b), free(dy), free(y), free(dx), free(dW), free(db);
+    drop(tx), drop(tW), drop(tb), drop(ty), drop(tdy), drop(tdx), drop(tdW), drop(tdb);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- loss */
+
+static double xent(const double *z, size_t V, int t)
+{
+    double mx = z[0], s = 0;
+    size_t k;
+    for (k = 1; k < V; k++)
+        mx = z[k] > mx ? z[k] : mx;
+    for (k = 0; k < V; k++)
+        s += exp(z[k] - mx);
+    return mx + log(s) - z[t];
+}
+
+START_TEST(softmax_cross_entropy)
+{
+    const size_t R = 6, V = 11;
+    const float scale = 0.25f;
+    float *z = tu_floats(R * V, 4), *got;
+    cl_int t[6];
+    double *zd = tu_doubles(z, R * V), *loss = tu_dalloc(R), *fd = tu_dalloc(R * V);
+    lstmcl_tensor tz, tt, tl, tdz;
+    size_t r, k;
+    for (r = 0; r < R; r++)
+        t[r] = r == 3 ? -1 : (cl_int)tu_range(0, V - 1); /* row 3: padding */
+    for (r = 0; r < R; r++) {
+        if (t[r] < 0)
+            continue;
+        loss[r] = xent(zd + r * V, V, t[r]);
+        for (k = 0; k < V; k++) { /* central differences of scale·loss */
+            const double eps = 1e-6, keep = zd[r * V + k];
+            double lp, lm;
+            zd[r * V + k] = keep + eps, lp = xent(zd + r * V, V, t[r]);
+            zd[r * V + k] = keep - eps, lm = xent(zd + r * V, V, t[r]);
+            zd[r * V + k] = keep;
+            fd[r * V + k] = scale * (lp - lm) / (2 * eps);
+        }
+    }
+    tz = dev(z, R * V * 4), tt = dev(t, sizeof t), tl = dev(NULL, R * 4), tdz = dev(NULL, R * V * 4);
+    ck_assert_int_eq(lstmcl_softmax_cross_entropy(ctx, R, V, tz, tt, tl, tdz, scale),
+                     LSTMCL_SUCCESS);
+    got = get(tl, R), close_to("loss", got, loss, R, 1e-5), free(got);
+    got = get(tdz, R * V), close_to("dlogits vs finite differences", got, fd, R * V, 1e-5);
+    free(got);
+    free(z), free(zd), free(loss), free(fd);
+    drop(tz), drop(tt), drop(tl), drop(tdz);
+}
+END_TEST
+
+/* -------------------------------------------------------- optimisation */
+
+START_TEST(sum_squares)
+{
+    const size_t n = tu_range(1, 5000);
+    float *x = tu_floats(n, 3);
+    lstmcl_tensor tx = dev(x, n * 4);
+    double want = 0, got = -1, again = -2;
+    size_t i;
+    for (i = 0; i < n; i++)
+        want += (double)x[i] * x[i];
+    ck_assert_int_eq(lstmcl_sum_squares(ctx, n, tx, &got), LSTMCL_SUCCESS);
+    ck_assert_msg(fabs(got - want) <= 1e-5 * want, "%g vs %g", got, want);
+    ck_assert_int_eq(lstmcl_sum_squares(ctx, n, tx, &again), LSTMCL_SUCCESS);
+    ck_assert(got == again); /* the same order every time */
+    ck_assert_int_eq(lstmcl_sum_squares(ctx, n, tx, NULL), LSTMCL_ERROR_INVALID_ARGUMENT);
+    free(x);
+    drop(tx);
+}
+END_TEST
+
+/* Two Adam steps computed by hand (Kingma & Ba, algorithm 1). */
+START_TEST(adam_by_hand)
+{
+    const float p0[3] = {1.0f, -2.0f, 0.5f}, g1[3] = {0.1f, -0.4f, 0.0f}, g2[3] = {0.3f, 0.2f, -1.0f};
+    const float zeros[3] = {0, 0, 0};
+    lstmcl_adam_settings s;
+    lstmcl_tensor tp = dev(p0, 12), tg = dev(g1, 12), tm = dev(zeros, 12), tv = dev(zeros, 12);
+    double p[3], m[3] = {0, 0, 0}, v[3] = {0, 0, 0};
+    float *got;
+    int i, step;
+
+    lstmcl_adam_default_settings(&s);
+    s.learning_rate = 0.1f;
+    for (i = 0; i < 3; i++)
+        p[i] = p0[i];
+    for (step = 1; step <= 2; step++) {
+        const float *g = step == 1 ? g1 : g2;
+        const double scale = 0.5; /* a clipping factor */
+        if (step == 2)
+            ck_assert_int_eq(clEnqueueWriteBuffer(q, tg.mem, CL_TRUE, 0, 12, g2, 0, NULL, NULL),
+                             CL_SUCCESS);
+        ck_assert_int_eq(lstmcl_adam_step(ctx, 3, tp, tg, tm, tv, &s, (unsigned long)step, 0.5f),
+                         LSTMCL_SUCCESS);
+        for (i = 0; i < 3; i++) {
+            double gi = g[i] * scale, mh, vh;
+            m[i] = 0.9 * m[i] + 0.1 * gi;
+            v[i] = 0.999 * v[i] + 0.001 * gi * gi;
+            mh = m[i] / (1 - pow(0.9, step));
+            vh = v[i] / (1 - pow(0.999, step));
+            p[i] -= 0.1 * mh / (sqrt(vh) + 1e-8);
+        }
+    }
+    got = get(tp, 3);
+    close_to("parameters after two Adam steps", got, p, 3, 1e-6);
+    free(got);
+    ck_assert_int_eq(lstmcl_adam_step(ctx, 3, tp, tg, tm, tv, &s, 0, 1.0f),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_adam_step(ctx, 3, tp, tg, tm, tv, NULL, 1, 1.0f),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    s.beta1 = 1.0f;
+    ck_assert_int_eq(lstmcl_adam_step(ctx, 3, tp, tg, tm, tv, &s, 1, 1.0f),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    drop(tp), drop(tg), drop(tm), drop(tv);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("building blocks");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, stack_against_reference, 0, 9);
+    tcase_add_test(tc, stack_errors);
+    tcase_add_test(tc, embedding);
+    tcase_add_loop_test(tc, linear, 0, 3);
+    tcase_add_test(tc, softmax_cross_entropy);
+    tcase_add_loop_test(tc, sum_squares, 0, 3);
+    tcase_add_test(tc, adam_by_hand);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
