@@ -1,12 +1,13 @@
 #!/bin/sh
 # lstmcl's front door on Debian 12: installs what is missing, builds, and
-#   ./run.sh demo [lstmcl-demo options]   runs the demonstration (the main job)
+#   ./run.sh train [lstmcl-train options]  trains a character-level LSTM (the main job)
 #   ./run.sh test                          runs the test suite
+#   ./run.sh demo [lstmcl-demo options]    one forward+backward checked against a reference
 #   ./run.sh build                         only builds (into ./build)
 set -eu
 
 cd "$(dirname "$0")"
-job=${1:-demo}
+job=${1:-train}
 [ $# -gt 0 ] && shift
 
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
@@ -34,6 +35,11 @@ build() {
 }
 
 case "$job" in
+train)
+    install_missing
+    build
+    exec build/tools/lstmcl-train "$@"
+    ;;
 demo)
     install_missing
     build
@@ -49,7 +55,7 @@ build)
     build
     ;;
 *)
-    echo "usage: ./run.sh demo|test|build [options]" >&2
+    echo "usage: ./run.sh train|test|demo|build [options]" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
 // The public headers compile and link from C++.
 #include "lstmcl.h"
 #include "lstmcl_cl.h"
+#include "lstmcl_train.h"
 
 int main()
 {

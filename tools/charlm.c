@@ -524,8 +524,8 @@ int charlm_heldout_loss(charlm *lm, const charlm_corpus *c, size_t max_chars, do
         avail = max_chars;
     seg = avail / n;
     chunks = seg / t;
-    if (chunks == 0)
-        return FAIL("the held-out text is too short for %zu streams of %zu steps", n, t);
+    if (chunks < 2)
+        return FAIL("the held-out text is too short for %zu streams of 2 x %zu steps", n, t);
     if (runner_init(&r, lm, n, t, err, errlen) != 0)
         return -1;
     tok = malloc(n * t * sizeof *tok);
@@ -562,6 +562,8 @@ int charlm_heldout_loss(charlm *lm, const charlm_corpus *c, size_t max_chars, do
             FAIL("cannot read the loss");
             goto out;
         }
+        if (ch == 0)
+            continue; /* the first chunk only warms the state up from zeros */
         for (i = 0; i < n * t; i++)
             sum += l[i];
         count += n * t;

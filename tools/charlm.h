@@ -53,7 +53,8 @@ size_t charlm_param_count(const charlm *lm);
  * mean loss (nats per character).  0, or -1 with a message. */
 int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *err, size_t errlen);
 
-/* Mean loss (nats/char) over up to max_chars of the held-out text. */
+/* Mean loss (nats/char) over up to max_chars of the held-out text, read as N
+ * streams whose first chunk of T characters only warms up the state. */
 int charlm_heldout_loss(charlm *lm, const charlm_corpus *c, size_t max_chars, double *loss,
                         char *err, size_t errlen);
 
