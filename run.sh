@@ -11,7 +11,7 @@ job=${1:-train}
 [ $# -gt 0 ] && shift
 
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check libopenblas-dev"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev oclgrind"
 
 install_missing() {
     missing=""

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs kernel tests on Oclgrind, a simulated OpenCL device that reports
+# out-of-bounds accesses, data races between work-items and API misuse, and
+# fails on any report.  Usage: oclgrind.sh TEST-PROGRAM...
+# Skips (77) when Oclgrind is not installed, unless
+# LSTMCL_TEST_REQUIRE_OCLGRIND=1 (set by CI).
+set -u
+icd=/usr/lib/oclgrind/liboclgrind-rt-icd.so
+if [ ! -f "$icd" ]; then
+    if [ "${LSTMCL_TEST_REQUIRE_OCLGRIND:-}" = 1 ]; then
+        echo "FAIL: Oclgrind is required but $icd is missing (apt-get install oclgrind)"
+        exit 1
+    fi
+    echo "SKIP: Oclgrind is not installed"
+    exit 77
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+echo "$icd" > "$dir/oclgrind.icd"
+# The uninitialised-value checker of Oclgrind 21.10 stops at LLVM's "freeze"
+# instruction, which its own compiler emits for our kernels; the others run.
+export OCL_ICD_VENDORS="$dir" OCLGRIND_CHECK_API=1 OCLGRIND_DATA_RACES=1
+export LSTMCL_TEST_REQUIRE_DEVICE=1 LSTMCL_TUNING=off CK_FORK=no
+status=0
+for prog in "$@"; do
+    for path in fused gemm; do
+        log="$dir/$(basename "$prog")-$path.log"
+        LSTMCL_RECURRENT=$path "$prog" > "$log" 2>&1
+        rc=$?
+        reports=$(grep -ciE "invalid (read|write)|data race|OCLGRIND FATAL|runtime error detected|uninitiali[sz]ed value" "$log")
+        echo "$(basename "$prog") ($path path) on Oclgrind: exit $rc, $reports reports; $(grep -E 'Checks:' "$log" | tail -1)"
+        if [ "$rc" -ne 0 ] || [ "$reports" -ne 0 ]; then
+            grep -iE -A8 "invalid (read|write)|data race|OCLGRIND FATAL|runtime error detected|uninitiali[sz]ed value|:F:|:E:" "$log" | head -60
+            status=1
+        fi
+    done
+done
+exit $status
