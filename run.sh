@@ -3,6 +3,9 @@
 #   ./run.sh train [lstmcl-train options]  trains a character-level LSTM (the main job)
 #   ./run.sh test                          runs the test suite
 #   ./run.sh demo [lstmcl-demo options]    one forward+backward checked against a reference
+#   ./run.sh sanitize                      the tests under ASan and UBSan (build-sanitize)
+#   ./run.sh valgrind                      the host-side tests under valgrind
+#   ./run.sh fuzz [SECONDS]                the file parsers under libFuzzer (build-fuzz)
 #   ./run.sh build                         only builds (into ./build)
 set -eu
 
@@ -11,7 +14,8 @@ job=${1:-train}
 [ $# -gt 0 ] && shift
 
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check libopenblas-dev oclgrind"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev oclgrind valgrind
+          clang libclang-rt-14-dev"
 
 install_missing() {
     missing=""
@@ -50,12 +54,53 @@ test)
     build
     exec meson test -C build --print-errorlogs "$@"
     ;;
+sanitize)
+    # the tests built with AddressSanitizer and UndefinedBehaviorSanitizer
+    install_missing
+    if [ ! -f build-sanitize/build.ninja ]; then
+        meson setup build-sanitize -Db_sanitize=address,undefined -Db_lundef=false >&2
+    fi
+    ninja -C build-sanitize >&2
+    LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    ASAN_OPTIONS="detect_leaks=1" \
+        exec meson test -C build-sanitize --print-errorlogs --no-suite oclgrind "$@"
+    ;;
+valgrind)
+    # the host-side tests under valgrind's memcheck
+    install_missing
+    build
+    exec meson test -C build --setup valgrind --print-errorlogs reference "$@"
+    ;;
+fuzz)
+    # the parsers of untrusted files under libFuzzer, SECONDS (60) each
+    install_missing
+    seconds=${1:-60}
+    if [ ! -f build-fuzz/build.ninja ]; then
+        CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true \
+            -Db_sanitize=address,undefined -Db_lundef=false >&2
+    fi
+    ninja -C build-fuzz fuzz/fuzz-tuning fuzz/fuzz-checkpoint >&2
+    for f in tuning checkpoint; do
+        work=$(mktemp -d)
+        cp fuzz/corpus/$f/* "$work"/
+        echo "fuzzing the $f parser for $seconds s" >&2
+        UBSAN_OPTIONS="halt_on_error=1" build-fuzz/fuzz/fuzz-$f -max_total_time="$seconds" \
+            -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$work" 2> "$work.log" || {
+            tail -40 "$work.log" >&2
+            echo "FAIL: the $f fuzzer found a problem" >&2
+            exit 1
+        }
+        grep -E "^Done|stat::number_of_executed_units" "$work.log" | head -2 >&2
+        rm -rf "$work" "$work.log"
+    done
+    ;;
 build)
     install_missing
     build
     ;;
 *)
-    echo "usage: ./run.sh train|test|demo|build [options]" >&2
+    echo "usage: ./run.sh train|test|demo|sanitize|valgrind|fuzz|build [options]" >&2
     exit 2
     ;;
 esac
