@@ -11,6 +11,15 @@ static void pool_drain(lstmcl_context *ctx)
     ctx->npool = 0;
 }
 
+cl_mem lstmcl__create_buffer(lstmcl_context *ctx, size_t bytes, cl_int *err)
+{
+    if (lstmcl__inject()) {
+        *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+        return NULL;
+    }
+    return clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, err);
+}
+
 lstmcl_status lstmcl__buffer_get(lstmcl_context *ctx, size_t bytes, cl_mem *out)
 {
     cl_int err;
@@ -31,11 +40,11 @@ lstmcl_status lstmcl__buffer_get(lstmcl_context *ctx, size_t bytes, cl_mem *out)
                             "a buffer of %zu bytes exceeds the device's "
                             "CL_DEVICE_MAX_MEM_ALLOC_SIZE (%llu bytes)",
                             bytes, (unsigned long long)ctx->max_alloc);
-    *out = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *out = lstmcl__create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS && ctx->npool > 0) {
         /* Buffers of other sizes may be what fills the device: let them go. */
         pool_drain(ctx);
-        *out = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        *out = lstmcl__create_buffer(ctx, bytes, &err);
     }
     if (err != CL_SUCCESS) {
         *out = NULL;
@@ -72,6 +81,9 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
 
     if (m == 0 || n == 0 || k == 0)
         return LSTMCL_SUCCESS; /* CLBlast rejects empty products */
+    if (lstmcl__inject())
+        return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
+                            "CLBlastSgemm(%zux%zux%zu) failed: injected fault", m, n, k);
     s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_off, lda, b_off, ldb,
                                    c_off, ldc, &ctx->queue, &temp_bytes);
     if (s != CLBlastSuccess)
@@ -84,7 +96,7 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
             clReleaseMemObject(ctx->gemm_temp);
         ctx->gemm_temp = NULL;
         ctx->gemm_temp_bytes = 0;
-        ctx->gemm_temp = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, temp_bytes, NULL, &err);
+        ctx->gemm_temp = lstmcl__create_buffer(ctx, temp_bytes, &err);
         if (err != CL_SUCCESS) {
             ctx->gemm_temp = NULL;
             return lstmcl__fail_cl(ctx, err, "clCreateBuffer(GEMM scratch)");

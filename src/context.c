@@ -125,7 +125,8 @@ static lstmcl_status build_program(lstmcl_context *ctx)
         free(owned[i]);
     if (st != LSTMCL_SUCCESS)
         return st;
-    err = clBuildProgram(ctx->program, 1, &ctx->device, "", NULL, NULL);
+    err = LSTMCL_INJECT(CL_BUILD_PROGRAM_FAILURE,
+                        clBuildProgram(ctx->program, 1, &ctx->device, "", NULL, NULL));
     if (err != CL_SUCCESS) {
         size_t log_len = 0;
         char *log = NULL;

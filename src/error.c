@@ -1,6 +1,7 @@
 /* Status names and messages, OpenCL error names, and the context's message. */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,4 +125,24 @@ lstmcl_status lstmcl__fail_cl(lstmcl_context *ctx, cl_int err, const char *what)
 const char *lstmcl_context_message(const lstmcl_context *ctx)
 {
     return (ctx && ctx->message) ? ctx->message : "";
+}
+
+static atomic_long fault_at, fault_count;
+
+int lstmcl__inject(void)
+{
+    if (atomic_load(&fault_at) == 0)
+        return 0;
+    return atomic_fetch_add(&fault_count, 1) + 1 == atomic_load(&fault_at);
+}
+
+void lstmcl__fault_arm(long n)
+{
+    atomic_store(&fault_count, 0);
+    atomic_store(&fault_at, n);
+}
+
+long lstmcl__fault_points(void)
+{
+    return atomic_load(&fault_count);
 }

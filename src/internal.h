@@ -17,6 +17,15 @@
 /* ---- errors (error.c) ---- */
 const char *lstmcl__cl_error_name(cl_int err);
 
+/* ---- fault injection (error.c), for tests ----
+ * Every OpenCL allocation, enqueue and program build of lstmcl passes a
+ * fault point.  Once armed with n, the n-th point fails as the real call
+ * could (allocation failure, out of resources, build failure). */
+int lstmcl__inject(void);      /* nonzero: fail this call */
+void lstmcl__fault_arm(long n); /* 0 disarms */
+long lstmcl__fault_points(void); /* points passed since arming */
+#define LSTMCL_INJECT(code, call) (lstmcl__inject() ? (cl_int)(code) : (call))
+
 /* ---- device selection (select.c) ---- */
 #define LSTMCL_SEL_MAX_FIELDS 3
 #define LSTMCL_SEL_MAX_TEXT 128
@@ -152,6 +161,8 @@ lstmcl_status lstmcl__fail(lstmcl_context *ctx, lstmcl_status status, const char
 lstmcl_status lstmcl__fail_cl(lstmcl_context *ctx, cl_int err, const char *what);
 void lstmcl__clear_message(lstmcl_context *ctx);
 
+/* clCreateBuffer behind a fault point. */
+cl_mem lstmcl__create_buffer(lstmcl_context *ctx, size_t bytes, cl_int *err);
 /* Takes a buffer of exactly `bytes` from the pool, or allocates one. */
 lstmcl_status lstmcl__buffer_get(lstmcl_context *ctx, size_t bytes, cl_mem *out);
 /* Returns a buffer to the pool (or releases it when the pool is full). NULL ok. */

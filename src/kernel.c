@@ -67,7 +67,8 @@ lstmcl_status lstmcl__launch(lstmcl_context *ctx, const lstmcl_argset *a, const 
     local[0] = ls, local[1] = 1;
     global[0] = (cols + ls - 1) / ls * ls;
     global[1] = rows;
-    err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, local, 0, NULL, NULL);
+    err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES, clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL,
+                                                                    global, local, 0, NULL, NULL));
     if (err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, err, name);
     return LSTMCL_SUCCESS;

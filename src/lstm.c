@@ -55,16 +55,18 @@ static lstmcl_tensor tensor(const bufset *s, int which)
 static lstmcl_status upload(lstmcl_context *ctx, const bufset *s, int which, const float *src,
                             const char *what)
 {
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, s->mem[which], CL_FALSE, 0, s->bytes[which],
-                                      src, 0, NULL, NULL);
+    cl_int err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                               clEnqueueWriteBuffer(ctx->queue, s->mem[which], CL_FALSE, 0,
+                                                    s->bytes[which], src, 0, NULL, NULL));
     return err == CL_SUCCESS ? LSTMCL_SUCCESS : lstmcl__fail_cl(ctx, err, what);
 }
 
 static lstmcl_status download(lstmcl_context *ctx, const bufset *s, int which, float *dst,
                               const char *what)
 {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, s->mem[which], CL_FALSE, 0, s->bytes[which],
-                                     dst, 0, NULL, NULL);
+    cl_int err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                               clEnqueueReadBuffer(ctx->queue, s->mem[which], CL_FALSE, 0,
+                                                   s->bytes[which], dst, 0, NULL, NULL));
     return err == CL_SUCCESS ? LSTMCL_SUCCESS : lstmcl__fail_cl(ctx, err, what);
 }
 

@@ -232,8 +232,9 @@ static lstmcl_status launch_fused(lstmcl_context *ctx, const lstmcl_argset *a, c
         return lstmcl__fail_cl(ctx, a->err, name);
     global[0] = (H + 15) / 16;
     global[1] = fused_rows(ctx, N);
-    err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, ctx->cpu ? local : NULL, 0,
-                                 NULL, NULL);
+    err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                        clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global,
+                                               ctx->cpu ? local : NULL, 0, NULL, NULL));
     if (err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, err, name);
     return LSTMCL_SUCCESS;
@@ -258,14 +259,19 @@ static lstmcl_status copy_or_zero(lstmcl_context *ctx, cl_mem dst, size_t dst_of
 {
     cl_int err;
     if (src->mem) {
-        err = clEnqueueCopyBuffer(ctx->queue, src->mem, dst, src->offset * sizeof(float),
-                                  dst_off * sizeof(float), floats * sizeof(float), 0, NULL, NULL);
+        err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                            clEnqueueCopyBuffer(ctx->queue, src->mem, dst,
+                                                src->offset * sizeof(float),
+                                                dst_off * sizeof(float), floats * sizeof(float),
+                                                0, NULL, NULL));
         if (err != CL_SUCCESS)
             return lstmcl__fail_cl(ctx, err, "clEnqueueCopyBuffer");
     } else {
         const float zero = 0.0f;
-        err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, dst_off * sizeof(float),
-                                  floats * sizeof(float), 0, NULL, NULL);
+        err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                            clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero,
+                                                dst_off * sizeof(float), floats * sizeof(float),
+                                                0, NULL, NULL));
         if (err != CL_SUCCESS)
             return lstmcl__fail_cl(ctx, err, "clEnqueueFillBuffer");
     }

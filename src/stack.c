@@ -60,7 +60,7 @@ void lstmcl_stack_destroy(lstmcl_stack *s)
 static lstmcl_status new_buffer(lstmcl_context *ctx, size_t bytes, cl_mem *out)
 {
     cl_int err;
-    *out = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *out = lstmcl__create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS) {
         *out = NULL;
         return lstmcl__fail_cl(ctx, err, "clCreateBuffer (stack)");

@@ -209,8 +209,9 @@ lstmcl_status lstmcl_sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tenso
     lstmcl__arg_mem(&k, buf);
     st = lstmcl__launch(ctx, &k, "lstm_sum_squares", parts, 1);
     if (st == LSTMCL_SUCCESS) {
-        err = clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, parts * sizeof(float), partial, 0,
-                                  NULL, NULL);
+        err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                            clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0,
+                                                parts * sizeof(float), partial, 0, NULL, NULL));
         if (err != CL_SUCCESS)
             st = lstmcl__fail_cl(ctx, err, "reading the sums of squares");
     }
