@@ -223,6 +223,30 @@ START_TEST(sizes_beyond_device_limits)
 }
 END_TEST
 
+/* DeepBench's largest LSTM (H=4096, N=128, T=25) either plans (and so runs)
+ * or is refused, before anything is allocated, with the limit it exceeds. */
+START_TEST(deepbench_largest_plans_or_says_why)
+{
+    lstmcl_context *ctx = tu_context();
+    lstmcl_plan *plan = NULL;
+    lstmcl_status st = lstmcl_plan_create(&plan, ctx, 128, 25, 4096, 4096);
+    if (st == LSTMCL_SUCCESS) {
+        size_t ws = 0, rs = 0;
+        ck_assert_int_eq(lstmcl_plan_workspace_size(plan, &ws), LSTMCL_SUCCESS);
+        ck_assert_int_eq(lstmcl_plan_reserve_size(plan, &rs), LSTMCL_SUCCESS);
+        ck_assert_uint_eq(rs, (size_t)128 * 25 * 6 * 4096 * sizeof(float));
+        ck_assert_uint_gt(ws, (size_t)128 * 25 * 4 * 4096 * sizeof(float));
+        lstmcl_plan_destroy(plan);
+    } else {
+        ck_assert_int_eq(st, LSTMCL_ERROR_TOO_LARGE);
+        ck_assert_ptr_null(plan);
+        ck_assert_msg(strstr(lstmcl_context_message(ctx), "device") != NULL, "%s",
+                      lstmcl_context_message(ctx));
+    }
+    good_call(ctx);
+}
+END_TEST
+
 /* -------------------------------------------------------------- caches */
 
 START_TEST(bad_caches)
@@ -376,6 +400,7 @@ int main(void)
     tcase_add_loop_test(tc, zero_sizes, 0, 4);
     tcase_add_test(tc, sizes_overflow);
     tcase_add_test(tc, sizes_beyond_device_limits);
+    tcase_add_test(tc, deepbench_largest_plans_or_says_why);
     tcase_add_test(tc, bad_caches);
     suite_add_tcase(s, tc);
 
