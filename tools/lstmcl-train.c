@@ -40,6 +40,7 @@ static void usage(FILE *f)
         "  --eval-every K    steps between held-out evaluations (250)\n"
         "  --device SEL      OpenCL device (see lstmcl-devices)\n"
         "  --out DIR         where checkpoint.lstmcl, curve.csv, curve.svg go (lstmcl-train-out)\n"
+        "  --checkpoint FILE save checkpoints here instead of DIR/checkpoint.lstmcl\n"
         "  --resume FILE     continue from a checkpoint (its model and settings)\n");
 }
 
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
 {
     charlm_config cfg = {2, 32, 128, 0, 32, 32, 3e-3f, 5.0f, 1};
     const char *text_path = NULL, *device = NULL, *out_dir = "lstmcl-train-out", *resume = NULL;
+    const char *checkpoint = NULL;
     unsigned long steps = 4000, eval_every = 250, u;
     double dv;
     charlm_corpus corpus;
@@ -187,6 +189,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--out")) out_dir = v;
         else if (!strcmp(a, "--resume")) resume = v;
+        else if (!strcmp(a, "--checkpoint")) checkpoint = v;
         else if (!strcmp(a, "--layers")) bad = parse_u(v, 1, 4, &u), cfg.layers = (uint32_t)u;
         else if (!strcmp(a, "--hidden")) bad = parse_u(v, 1, 4096, &u), cfg.H = (uint32_t)u;
         else if (!strcmp(a, "--embed")) bad = parse_u(v, 1, 4096, &u), cfg.E = (uint32_t)u;
@@ -256,7 +259,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "lstmcl-train: cannot create %s: %s\n", out_dir, strerror(errno));
         goto done;
     }
-    snprintf(path_ck, sizeof path_ck, "%s/checkpoint.lstmcl", out_dir);
+    if (checkpoint)
+        snprintf(path_ck, sizeof path_ck, "%s", checkpoint);
+    else
+        snprintf(path_ck, sizeof path_ck, "%s/checkpoint.lstmcl", out_dir);
     snprintf(path_csv, sizeof path_csv, "%s/curve.csv", out_dir);
     snprintf(path_svg, sizeof path_svg, "%s/curve.svg", out_dir);
     csv = fopen(path_csv, resume ? "a" : "w");
