@@ -168,8 +168,9 @@ static lstmcl_status build_program(lstmcl_context *ctx)
     return LSTMCL_SUCCESS;
 }
 
-/* Which per-step path: LSTMCL_RECURRENT=fused|gemm, or by device type (the
- * fused kernels win on CPUs, CLBlast's tuned GEMMs on GPUs). */
+/* Which per-step path: LSTMCL_RECURRENT=fused|gemm, else what the device's
+ * tuning file says was measured fastest (applied later), else by device type
+ * (the fused kernels win on CPUs, CLBlast's tuned GEMMs on GPUs). */
 static lstmcl_status choose_path(lstmcl_context *ctx)
 {
     const char *v = getenv("LSTMCL_RECURRENT");
@@ -177,6 +178,7 @@ static lstmcl_status choose_path(lstmcl_context *ctx)
     clGetDeviceInfo(ctx->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     ctx->cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     if (v && *v && strcmp(v, "auto") != 0) {
+        ctx->path_forced = 1;
         if (strcmp(v, "fused") == 0)
             ctx->fused = 1;
         else if (strcmp(v, "gemm") == 0)

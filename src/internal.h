@@ -98,6 +98,7 @@ typedef struct {
 
 typedef struct {
     char device[520];
+    int recurrent;  /* the per-step path measured best: 0 not said, 1 fused, 2 gemm */
     int nkernels;
     lstmcl_tuning_kernel kernels[LSTMCL_TUNE_KERNELS_MAX];
 } lstmcl_tuning;
@@ -135,6 +136,7 @@ struct lstmcl_context {
     cl_kernel k_pack_bwd;
     cl_kernel k_embed_fwd, k_embed_bwd, k_add_bias, k_softmax_xent, k_sum_squares, k_adam;
     int fused;                  /* per-step work in lstmcl's fused kernels, not CLBlast */
+    int path_forced;            /* LSTMCL_RECURRENT chose the path */
     int cpu;                    /* the device is a CPU */
     size_t local_size;          /* work-group size used for the elementwise kernels */
     cl_ulong max_alloc;         /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */

@@ -5,6 +5,7 @@
  *   lstmcl-tuning 1                      first directive: format and version
  *   device NAME                          "platform / device" it was made for, or *
  *   kernel KERNEL NAME=VALUE ...         CLBlast kernel and its parameters
+ *   recurrent fused|gemm                 the per-step path measured fastest
  * Files are parsed as untrusted input: every limit is checked, and anything
  * unexpected rejects the whole file. */
 #define _POSIX_C_SOURCE 200809L
@@ -100,6 +101,21 @@ int lstmcl__tuning_parse(const char *text, size_t len, lstmcl_tuning *out, char 
             while (*out->device && (out->device[strlen(out->device) - 1] == ' ' ||
                                     out->device[strlen(out->device) - 1] == '\t'))
                 out->device[strlen(out->device) - 1] = '\0';
+        } else if (wl == 9 && !strncmp(w, "recurrent", 9)) {
+            wl = word(&p, &w);
+            if (wl == 5 && !strncmp(w, "fused", 5))
+                out->recurrent = 1;
+            else if (wl == 4 && !strncmp(w, "gemm", 4))
+                out->recurrent = 2;
+            else {
+                snprintf(err, errlen, "line %zu: 'recurrent fused' or 'recurrent gemm' expected",
+                         lineno);
+                return -1;
+            }
+            if (word(&p, &w) != 0) {
+                snprintf(err, errlen, "line %zu: one word after 'recurrent'", lineno);
+                return -1;
+            }
         } else if (wl == 6 && !strncmp(w, "kernel", 6)) {
             lstmcl_tuning_kernel *k;
             if (out->nkernels == LSTMCL_TUNE_KERNELS_MAX) {
@@ -206,6 +222,8 @@ void lstmcl__tuning_file_name(const char *device_name, char *out, size_t cap)
 static lstmcl_status apply(lstmcl_context *ctx, const lstmcl_tuning *t, const char *origin)
 {
     int i, j;
+    if (t->recurrent && !ctx->path_forced)
+        ctx->fused = t->recurrent == 1;
     for (i = 0; i < t->nkernels; i++) {
         const lstmcl_tuning_kernel *k = &t->kernels[i];
         const char *names[LSTMCL_TUNE_PARAMS_MAX];

@@ -22,7 +22,8 @@ START_TEST(parse_good)
     const char *text = "# comment\n\nlstmcl-tuning 1\r\n"
                        "device Portable Computing Language / cpu x  \n"
                        "kernel Xgemm KWG=16 MWG=128 # trailing comment\n"
-                       "kernel GemmRoutine XGEMM_MIN_INDIRECT_SIZE=1";
+                       "kernel GemmRoutine XGEMM_MIN_INDIRECT_SIZE=1\n"
+                       "recurrent gemm\n";
     ck_assert_msg(parse(text, &t, err) == 0, "%s", err);
     ck_assert_str_eq(t.device, "Portable Computing Language / cpu x");
     ck_assert_int_eq(t.nkernels, 2);
@@ -31,6 +32,7 @@ START_TEST(parse_good)
     ck_assert_str_eq(t.kernels[0].params[1].name, "MWG");
     ck_assert_uint_eq(t.kernels[0].params[1].value, 128);
     ck_assert_str_eq(t.kernels[1].params[0].name, "XGEMM_MIN_INDIRECT_SIZE");
+    ck_assert_int_eq(t.recurrent, 2);
     /* the shipped file parses */
     ck_assert_int_eq(lstmcl__tuning_parse(lstmcl__source_pocl_x86_64_tune,
                                           strlen(lstmcl__source_pocl_x86_64_tune), &t, err, 256),
@@ -61,6 +63,9 @@ START_TEST(parse_bad)
         {"lstmcl-tuning 1\ndevice x\nkernel X-gemm KWG=1\n", "kernel name"},
         {"lstmcl-tuning 1\ndevice x\nfrobnicate\n", "unknown directive"},
         {"lstmcl-tuning 1\ndevice\n", "device name"},
+        {"lstmcl-tuning 1\ndevice x\nrecurrent\n", "'recurrent fused' or"},
+        {"lstmcl-tuning 1\ndevice x\nrecurrent fast\n", "'recurrent fused' or"},
+        {"lstmcl-tuning 1\ndevice x\nrecurrent gemm fused\n", "one word"},
     };
     lstmcl_tuning t;
     char err[256];
@@ -154,6 +159,21 @@ START_TEST(context_finds_files)
     ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
     ck_assert_str_eq(lstmcl_context_tuning(ctx), path);
     lstmcl_context_destroy(ctx);
+
+    /* its measured per-step path is used, unless LSTMCL_RECURRENT says otherwise */
+    write_file(path, "lstmcl-tuning 1\ndevice *\nrecurrent gemm\n");
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_int_eq(ctx->fused, 0);
+    lstmcl_context_destroy(ctx);
+    write_file(path, "lstmcl-tuning 1\ndevice *\nrecurrent fused\n");
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_int_eq(ctx->fused, 1);
+    lstmcl_context_destroy(ctx);
+    setenv("LSTMCL_RECURRENT", "gemm", 1);
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_int_eq(ctx->fused, 0);
+    lstmcl_context_destroy(ctx);
+    unsetenv("LSTMCL_RECURRENT");
 
     /* a malformed file is an error naming it */
     write_file(path, "lstmcl-tuning 1\ndevice *\nkernel Xgemm KWG=banana\n");

@@ -193,6 +193,76 @@ static int eval_child(const char *device, const shape *s, const char *params)
     return 0;
 }
 
+/* Times a training forward+backward at the shape on the per-step path that
+ * LSTMCL_RECURRENT names, with the tuning file LSTMCL_TUNING_FILE names
+ * (both set by the parent); prints "OK seconds". */
+static int eval_path_child(const char *device, const shape *s)
+{
+    const size_t N = s->N, T = s->T, D = s->D, H = s->H;
+    const size_t sizes[7] = {N * T * D, D * 4 * H, H * 4 * H, 4 * H, N * T * H, N * T * H,
+                             N * T * D};
+    lstmcl_context *ctx = NULL;
+    lstmcl_plan *plan = NULL;
+    lstmcl_forward_args fa;
+    lstmcl_backward_args ba;
+    cl_mem m[8];
+    size_t rbytes, i, k;
+    double best = 1e30;
+    int rep;
+
+    if (lstmcl_context_create(&ctx, device) != LSTMCL_SUCCESS) {
+        printf("WRONG %s\n", lstmcl_last_create_message());
+        return 0;
+    }
+    if (lstmcl_plan_create(&plan, ctx, N, T, D, H) != LSTMCL_SUCCESS) {
+        printf("WRONG %s\n", lstmcl_context_message(ctx));
+        return 0;
+    }
+    for (i = 0; i < 7; i++) {
+        float *init = malloc(sizes[i] * 4);
+        cl_int err;
+        if (!init)
+            return 1;
+        for (k = 0; k < sizes[i]; k++)
+            init[k] = (float)((double)(next() >> 11) / 9007199254740992.0 - 0.5) * 0.2f;
+        m[i] = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizes[i] * 4,
+                              init, &err);
+        free(init);
+        if (err != CL_SUCCESS)
+            return 1;
+    }
+    lstmcl_plan_reserve_size(plan, &rbytes);
+    {
+        cl_int err;
+        m[7] = clCreateBuffer(ctx->clctx, CL_MEM_READ_WRITE, rbytes, NULL, &err);
+        if (err != CL_SUCCESS)
+            return 1;
+    }
+    memset(&fa, 0, sizeof fa);
+    fa.x.mem = m[0], fa.Wx.mem = m[1], fa.Wh.mem = m[2], fa.b.mem = m[3], fa.h.mem = m[4];
+    fa.reserve = m[7];
+    memset(&ba, 0, sizeof ba);
+    ba.x.mem = m[0], ba.Wx.mem = m[1], ba.Wh.mem = m[2], ba.dh.mem = m[5], ba.dx.mem = m[6];
+    ba.reserve = m[7];
+    for (rep = 0; rep < 4; rep++) {
+        double t0 = now();
+        if (lstmcl_plan_forward(plan, &fa) != LSTMCL_SUCCESS ||
+            lstmcl_plan_backward(plan, &ba) != LSTMCL_SUCCESS) {
+            printf("WRONG %s\n", lstmcl_context_message(ctx));
+            return 0;
+        }
+        clFinish(ctx->queue);
+        if (rep > 0 && now() - t0 < best)
+            best = now() - t0;
+    }
+    printf("OK %.6f\n", best);
+    for (i = 0; i < 8; i++)
+        clReleaseMemObject(m[i]);
+    lstmcl_plan_destroy(plan);
+    lstmcl_context_destroy(ctx);
+    return 0;
+}
+
 /* ----------------------------------------------------------- the parent */
 
 /* Runs one candidate in a child; returns its seconds, or a negative value
@@ -210,7 +280,7 @@ static double try_candidate(const char *self, const char *device, const shape *s
 
     snprintf(shape_arg, sizeof shape_arg, "%zu,%zu,%zu,%zu", s->N, s->T, s->D, s->H);
     argv[argc++] = (char *)self;
-    argv[argc++] = "--eval";
+    argv[argc++] = params && !strcmp(params, "path") ? "--eval-path" : "--eval";
     argv[argc++] = (char *)(params ? params : "defaults");
     argv[argc++] = "--shape";
     argv[argc++] = shape_arg;
@@ -295,6 +365,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *device = NULL, *output = NULL, *eval = NULL;
+    int eval_path = 0;
     shape s = {64, 50, 512, 512};
     int budget = 300, i, tried = 0, failed = 0;
     double flop, t_default, best_t = -1, start = now();
@@ -318,6 +389,8 @@ int main(int argc, char **argv)
             output = v, i++;
         } else if (!strcmp(a, "--eval") && v) {
             eval = v, i++;
+        } else if (!strcmp(a, "--eval-path") && v) {
+            eval_path = 1, i++;
         } else if (!strcmp(a, "--budget") && v) {
             budget = atoi(v), i++;
             if (budget < 10) {
@@ -340,6 +413,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (eval_path)
+        return eval_path_child(device, &s);
     if (eval)
         return eval_child(device, &s, strcmp(eval, "defaults") ? eval : NULL);
 
@@ -462,7 +537,42 @@ int main(int argc, char **argv)
             fprintf(f, "# no kernel lines: CLBlast's own parameters are used\n");
         }
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    if (fclose(f) != 0) {
+        fprintf(stderr, "lstmcl-tune: cannot write %s: %s\n", tmp, strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    /* the per-step path: a training step on each, with the parameters found */
+    {
+        double t_path[2];
+        static const char *const paths[2] = {"fused", "gemm"};
+        int k;
+        setenv("LSTMCL_TUNING_FILE", tmp, 1);
+        for (k = 0; k < 2; k++) {
+            setenv("LSTMCL_RECURRENT", paths[k], 1);
+            t_path[k] = try_candidate(argv[0], device, &s, "path", 300, why, sizeof why);
+            if (t_path[k] > 0)
+                fprintf(stderr, "  per-step path %-5s: training step %.1f ms\n", paths[k],
+                        t_path[k] * 1e3);
+            else
+                fprintf(stderr, "  per-step path %-5s: failed (%s)\n", paths[k], why);
+        }
+        unsetenv("LSTMCL_RECURRENT");
+        unsetenv("LSTMCL_TUNING_FILE");
+        f = fopen(tmp, "a");
+        if (f && (t_path[0] > 0 || t_path[1] > 0)) {
+            int fused = t_path[1] <= 0 || (t_path[0] > 0 && t_path[0] <= t_path[1]);
+            fprintf(f, "# per-step path: fused %.1f ms, gemm %.1f ms (training step)\n",
+                    t_path[0] * 1e3, t_path[1] * 1e3);
+            fprintf(f, "recurrent %s\n", fused ? "fused" : "gemm");
+        }
+        if (!f || fclose(f) != 0) {
+            fprintf(stderr, "lstmcl-tune: cannot write %s\n", tmp);
+            unlink(tmp);
+            return 1;
+        }
+    }
+    if (rename(tmp, path) != 0) {
         fprintf(stderr, "lstmcl-tune: cannot write %s: %s\n", path, strerror(errno));
         unlink(tmp);
         return 1;
