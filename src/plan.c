@@ -253,6 +253,25 @@ static lstmcl_status pack(lstmcl_context *ctx, cl_kernel kernel, const char *nam
     return lstmcl__launch(ctx, &k, name, (H + 15) / 16 * 16, rows);
 }
 
+/* A matrix view argument: buffer, offset, leading dimension. */
+static void arg_view(lstmcl_argset *k, cl_mem m, size_t off, size_t ld)
+{
+    lstmcl__arg_mem(k, m);
+    lstmcl__arg_int(k, off);
+    lstmcl__arg_int(k, ld);
+}
+
+/* The cell state after step s as kept in the reserve (rows (n, s) from
+ * c_off), or for s = -1 the initial state c0 (absent: zeros). */
+static void arg_cell(lstmcl_argset *k, cl_mem rs, size_t c_off, const lstmcl_tensor *c0, long s,
+                     size_t T, size_t H)
+{
+    if (s >= 0)
+        arg_view(k, rs, c_off + (size_t)s * H, T * H);
+    else
+        arg_view(k, c0->mem, c0->offset, H);
+}
+
 /* dst[0..floats) = src, or zeros when src is absent. */
 static lstmcl_status copy_or_zero(lstmcl_context *ctx, cl_mem dst, size_t dst_off,
                                   const lstmcl_tensor *src, size_t floats)
@@ -376,18 +395,8 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         lstmcl__arg_mem(&k, a->b.mem);
         lstmcl__arg_int(&k, a->b.offset);
         if (train) { /* c_t of every step is kept */
-            if (t > 0) {
-                lstmcl__arg_mem(&k, cm);
-                lstmcl__arg_int(&k, c0ff + (t - 1) * H);
-                lstmcl__arg_int(&k, T * H);
-            } else {
-                lstmcl__arg_mem(&k, a->c0.mem);
-                lstmcl__arg_int(&k, a->c0.offset);
-                lstmcl__arg_int(&k, H);
-            }
-            lstmcl__arg_mem(&k, cm);
-            lstmcl__arg_int(&k, c0ff + t * H);
-            lstmcl__arg_int(&k, T * H);
+            arg_cell(&k, cm, c0ff, &a->c0, (long)t - 1, T, H);
+            arg_cell(&k, cm, c0ff, &a->c0, (long)t, T, H);
         } else { /* one running c, updated in place */
             lstmcl__arg_mem(&k, t > 0 ? cm : a->c0.mem);
             lstmcl__arg_int(&k, t > 0 ? c0ff : a->c0.offset);
@@ -438,21 +447,9 @@ static lstmcl_status bwd_step(lstmcl_context *ctx, const lstmcl_backward_args *a
     lstmcl__arg_int(&k, dr0);
     lstmcl__arg_mem(&k, ws);
     lstmcl__arg_int(&k, dc0ff);
-    lstmcl__arg_mem(&k, rs);
-    lstmcl__arg_int(&k, t * 4 * H); /* the gates start the reserve */
-    lstmcl__arg_int(&k, T * 4 * H);
-    lstmcl__arg_mem(&k, rs);
-    lstmcl__arg_int(&k, c0ff + t * H);
-    lstmcl__arg_int(&k, T * H);
-    if (t > 0) {
-        lstmcl__arg_mem(&k, rs);
-        lstmcl__arg_int(&k, c0ff + (t - 1) * H);
-        lstmcl__arg_int(&k, T * H);
-    } else {
-        lstmcl__arg_mem(&k, a->c0.mem);
-        lstmcl__arg_int(&k, a->c0.offset);
-        lstmcl__arg_int(&k, H);
-    }
+    arg_view(&k, rs, t * 4 * H, T * 4 * H); /* the gates start the reserve */
+    arg_cell(&k, rs, c0ff, &a->c0, (long)t, T, H);
+    arg_cell(&k, rs, c0ff, &a->c0, (long)t - 1, T, H);
     lstmcl__arg_mem(&k, ws);
     lstmcl__arg_int(&k, da0 + t * 4 * H);
     lstmcl__arg_int(&k, T * 4 * H);
@@ -541,21 +538,9 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
             lstmcl__arg_int(&k, T * H);
             lstmcl__arg_mem(&k, ws);
             lstmcl__arg_int(&k, dc0ff);
-            lstmcl__arg_mem(&k, rs);
-            lstmcl__arg_int(&k, g0 + (t > 0 ? t - 1 : 0) * 4 * H);
-            lstmcl__arg_int(&k, T * 4 * H);
-            lstmcl__arg_mem(&k, rs);
-            lstmcl__arg_int(&k, c0ff + (t > 0 ? t - 1 : 0) * H);
-            lstmcl__arg_int(&k, T * H);
-            if (t > 1) {
-                lstmcl__arg_mem(&k, rs);
-                lstmcl__arg_int(&k, c0ff + (t - 2) * H);
-                lstmcl__arg_int(&k, T * H);
-            } else {
-                lstmcl__arg_mem(&k, a->c0.mem);
-                lstmcl__arg_int(&k, a->c0.offset);
-                lstmcl__arg_int(&k, H);
-            }
+            arg_view(&k, rs, g0 + (t > 0 ? t - 1 : 0) * 4 * H, T * 4 * H);
+            arg_cell(&k, rs, c0ff, &a->c0, t > 0 ? (long)t - 1 : 0, T, H);
+            arg_cell(&k, rs, c0ff, &a->c0, (long)t - 2, T, H);
             lstmcl__arg_mem(&k, t > 0 ? ws : NULL);
             lstmcl__arg_int(&k, da0 + (t > 0 ? t - 1 : 0) * 4 * H);
             lstmcl__arg_int(&k, T * 4 * H);
