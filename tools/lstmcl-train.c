@@ -171,6 +171,7 @@ int main(int argc, char **argv)
     FILE *csv = NULL;
     double t0, interval_loss = 0, floor_bpc = 0;
     unsigned long interval_n = 0, first_step;
+    double last_heldout = -1, last_acc = -1; /* the latest evaluation, for the live line */
     int i, rc = 1;
     lstmcl_status st;
 
@@ -316,6 +317,7 @@ int main(int argc, char **argv)
             }
             p->step = s, p->loss = interval_loss / interval_n, p->heldout = hl / log(2.0);
             p->accuracy = acc, p->elapsed = el;
+            last_heldout = p->heldout, last_acc = acc;
             interval_loss = 0, interval_n = 0;
             fprintf(csv, "%lu,%.6f,%.6f,%s%.4f,%.2f\n", s, p->loss, p->heldout,
                     acc < 0 ? "" : "", acc < 0 ? 0.0 : acc, el);
@@ -330,9 +332,14 @@ int main(int argc, char **argv)
                 goto done;
             }
         } else {
-            fprintf(stderr, "\rstep %6lu/%lu  loss %.3f  %.0f chars/s  %.1f steps/s  %s elapsed, "
-                            "%s left   ",
-                    s, steps, loss, rate, (double)(s - first_step) / el, e1, e2);
+            char score[64] = "";
+            if (last_heldout >= 0 && last_acc >= 0)
+                snprintf(score, sizeof score, "  held-out %.3f b/c, %.1f%% right", last_heldout,
+                         100 * last_acc);
+            else if (last_heldout >= 0)
+                snprintf(score, sizeof score, "  held-out %.3f b/c", last_heldout);
+            fprintf(stderr, "\rstep %6lu/%lu  loss %.3f%s  %.0f chars/s  %s elapsed, %s left   ",
+                    s, steps, loss, score, rate, e1, e2);
         }
     }
     if (write_svg(path_svg, pts, npts, floor_bpc, corpus.additions) != 0)
