@@ -95,6 +95,7 @@ static lstmcl_status forward(lstmcl_context *ctx, const char *fn, lstmcl_cache_k
 {
     lstmcl_plan *plan = NULL;
     lstmcl_forward_args args;
+    lstmcl_dims dims;
     lstmcl_cache *made = NULL;
     lstmcl_status st;
     bufset s;
@@ -102,15 +103,12 @@ static lstmcl_status forward(lstmcl_context *ctx, const char *fn, lstmcl_cache_k
 
     memset(&s, 0, sizeof s);
     memset(&args, 0, sizeof args);
-    st = lstmcl_plan_create(&plan, ctx, N, T, D, H);
-    if (st != LSTMCL_SUCCESS) {
-        /* name the public function, not the plan */
-        const char *msg = lstmcl_context_message(ctx);
-        const char *rest = strstr(msg, ": ");
-        if (rest)
-            lstmcl__fail(ctx, st, "%s%s", fn, rest);
+    /* checked here too, so that a message names the function called */
+    st = lstmcl__check_dims(ctx, fn, N, T, D, H, &dims);
+    if (st == LSTMCL_SUCCESS)
+        st = lstmcl_plan_create(&plan, ctx, N, T, D, H);
+    if (st != LSTMCL_SUCCESS)
         return st;
-    }
     if (cache) {
         made = calloc(1, sizeof *made);
         if (!made) {
