@@ -172,6 +172,7 @@ int main(int argc, char **argv)
     double t0, interval_loss = 0, floor_bpc = 0;
     unsigned long interval_n = 0, first_step;
     double last_heldout = -1, last_acc = -1; /* the latest evaluation, for the live line */
+    uint32_t resume_crc = 0;
     int i, rc = 1;
     lstmcl_status st;
 
@@ -219,9 +220,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (resume) {
-        uint32_t crc = 0, V = 0;
+        uint32_t V = 0;
         unsigned char vocab[256];
-        if (charlm_load(&lm, ctx, resume, vocab, &V, &crc, err, sizeof err) != 0) {
+        if (charlm_load(&lm, ctx, resume, vocab, &V, &resume_crc, err, sizeof err) != 0) {
             fprintf(stderr, "lstmcl-train: %s\n", err);
             goto done;
         }
@@ -248,8 +249,9 @@ int main(int argc, char **argv)
         floor_bpc = charlm_additions_entropy();
     }
     if (resume) {
-        if (charlm_get_config(lm)->V != corpus.V) {
-            fprintf(stderr, "lstmcl-train: %s was trained on another corpus\n", resume);
+        if (charlm_get_config(lm)->V != corpus.V || resume_crc != corpus.crc) {
+            fprintf(stderr, "lstmcl-train: %s was trained on another corpus (give the same "
+                            "--text, or none for the generated one)\n", resume);
             goto done;
         }
     } else if (charlm_create(&lm, ctx, &cfg, &corpus, err, sizeof err) != 0) {
