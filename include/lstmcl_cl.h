@@ -27,9 +27,10 @@ extern "C" {
  * lstmcl relies on the order of its commands.  lstmcl retains the queue, its
  * OpenCL context and its device (clRetain*), and releases them in
  * lstmcl_context_destroy(); the caller keeps its own references and releases
- * them whenever it likes.  Every lstmcl call finishes the queue (clFinish)
- * before it returns, so work the application enqueued earlier on the same
- * queue is also complete by then.
+ * them whenever it likes.  Every host-pointer call of lstmcl.h finishes the
+ * queue (clFinish) before it returns, so work the application enqueued
+ * earlier on the same queue is complete by then too; the device-buffer calls
+ * below (plans, and lstmcl_train.h) only enqueue, in queue order.
  */
 LSTMCL_API lstmcl_status lstmcl_context_create_from_queue(lstmcl_context **ctx,
                                                           cl_command_queue queue);
