@@ -33,7 +33,8 @@ void ref_cache_free(ref_cache *cache);
 
 
 
-/* Normalised error sqrt(Σ(got-want)² / Σwant²) (plain RMS difference when want
- * is all zero).  NaN in got gives NaN, so compare with !(err <= bound). */
+/* Normalised error: the RMS of got-want over the RMS of want, the latter
+ * floored at 0.1 (so that a result near zero from cancellation is judged on
+ * its absolute error).  NaN in got gives NaN: compare with !(err <= bound). */
 double ref_rel_error(const float *got, const double *want, size_t n);
 #endif

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,9 +55,16 @@ static void expect_close(const char *what, const problem *p, const float *got,
                          const double *want, size_t n, double bound)
 {
     double err = ref_rel_error(got, want, n);
+    char values[200] = "";
+    if (!(err <= bound) && n <= 4) {
+        size_t i, used = 0;
+        for (i = 0; i < n; i++)
+            used += (size_t)snprintf(values + used, sizeof values - used, " got %.9g want %.9g",
+                                     got[i], want[i]);
+    }
     ck_assert_msg(err <= bound,
-                  "%s: normalised error %.3e > %.0e at N=%zu T=%zu D=%zu H=%zu (seed %llu)", what,
-                  err, bound, p->N, p->T, p->D, p->H, tu_seed());
+                  "%s: normalised error %.3e > %.0e at N=%zu T=%zu D=%zu H=%zu (seed %llu)%s", what,
+                  err, bound, p->N, p->T, p->D, p->H, tu_seed(), values);
 }
 
 /* Compares lstmcl's outputs in p with the reference.  step: c0 and dcT are
