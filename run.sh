@@ -13,13 +13,15 @@ cd "$(dirname "$0")"
 job=${1:-train}
 [ $# -gt 0 ] && shift
 
+# what every job needs (OpenBLAS: the benchmark's host baselines); the
+# heavier checks add their own tools
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check libopenblas-dev oclgrind valgrind
-          clang libclang-rt-14-dev"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev"
 
+# install_missing [EXTRA-PACKAGE...]
 install_missing() {
     missing=""
-    for p in $packages; do
+    for p in $packages "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing="$missing $p"
     done
@@ -50,7 +52,7 @@ demo)
     exec build/tools/lstmcl-demo "$@"
     ;;
 test)
-    install_missing
+    install_missing oclgrind
     build
     exec meson test -C build --print-errorlogs "$@"
     ;;
@@ -68,13 +70,13 @@ sanitize)
     ;;
 valgrind)
     # the host-side tests under valgrind's memcheck
-    install_missing
+    install_missing valgrind
     build
     exec meson test -C build --setup valgrind --print-errorlogs reference "$@"
     ;;
 fuzz)
     # the parsers of untrusted files under libFuzzer, SECONDS (60) each
-    install_missing
+    install_missing clang libclang-rt-14-dev
     seconds=${1:-60}
     if [ ! -f build-fuzz/build.ninja ]; then
         CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true \
