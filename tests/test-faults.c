@@ -62,6 +62,10 @@ enum { NB = 16 };
 enum { TOK, TABLE, X, PARAMS, HTOP, W, LOGITS, DLOGITS, LOSS, DH, DX, DPARAMS, STATE_IN, STATE_OUT,
        AM, AV };
 
+/* The squared gradient norm of a fault-free run: every run starts from the
+ * same buffers and lstmcl repeats bitwise, so each checked run must match. */
+static double blocks_sq_ref = -1;
+
 static lstmcl_status blocks_call(lstmcl_context *ctx, int check)
 {
     enum { V = 6, E = 3, L = 2 };
@@ -74,7 +78,6 @@ static lstmcl_status blocks_call(lstmcl_context *ctx, int check)
     double sq = 0;
     cl_int e;
     lstmcl_adam_settings adam;
-    (void)check;
     st = lstmcl_stack_create(&s, ctx, L, N, T, E, H);
     if (st != LSTMCL_SUCCESS)
         return st;
@@ -123,6 +126,13 @@ static lstmcl_status blocks_call(lstmcl_context *ctx, int check)
     for (i = 0; i < NB; i++)
         clReleaseMemObject(m[i]);
     lstmcl_stack_destroy(s);
+    if (check && st == LSTMCL_SUCCESS) {
+        ck_assert(sq > 0);
+        if (blocks_sq_ref < 0)
+            blocks_sq_ref = sq;
+        ck_assert_msg(sq == blocks_sq_ref, "gradient norm² %.17g, fault-free %.17g", sq,
+                      blocks_sq_ref);
+    }
     return st;
 }
 
@@ -163,6 +173,7 @@ END_TEST
 
 START_TEST(training_blocks_faults)
 {
+    ck_assert_int_eq(blocks_call(tu_context(), 1), LSTMCL_SUCCESS); /* the reference */
     sweep("training blocks", blocks_call);
 }
 END_TEST
