@@ -14,14 +14,16 @@
             return st_;                                                            \
     } while (0)
 
-/* Sizes are non-zero and their products fit the kernels' int indexing. */
+/* Sizes are non-zero, and every matrix they make (a×b, b×c, a×c) fits the
+ * kernels' int indexing. */
 static lstmcl_status check_sizes(lstmcl_context *ctx, const char *fn, size_t a, size_t b,
                                  size_t c)
 {
+    const size_t lim = (size_t)INT_MAX;
     if (a == 0 || b == 0 || c == 0)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
                             "%s: sizes must be at least 1 (got %zu, %zu, %zu)", fn, a, b, c);
-    if (a > (size_t)INT_MAX / b || a * b > (size_t)INT_MAX / c || b * c > (size_t)INT_MAX)
+    if (a > lim / b || b > lim / c || a > lim / c)
         return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
                             "%s: sizes %zu x %zu x %zu exceed lstmcl's index range", fn, a, b,
                             c);

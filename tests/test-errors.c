@@ -1,10 +1,11 @@
 /* Invalid arguments: each gets an error status and a specific message, and
  * the context keeps working (a good call right after succeeds). */
 #define _POSIX_C_SOURCE 200809L
-#include "lstmcl_cl.h"
+#include "lstmcl_train.h"
 #include "reference.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,39 @@ START_TEST(deepbench_largest_plans_or_says_why)
 }
 END_TEST
 
+/* Training blocks: sizes whose product passes 2^31 while every matrix they
+ * make fits are accepted (a 1300 x 1300 x 1300 linear layer), and a matrix
+ * past 2^31 elements is refused with a message. */
+START_TEST(training_block_sizes)
+{
+    lstmcl_context *ctx = tu_context();
+    const size_t n = 1300;
+    float *x = tu_floats(n * n, 1), *w = tu_floats(n * n, 1), *y = tu_nans(n * n);
+    cl_context cc = lstmcl_context_cl_context(ctx);
+    cl_int e;
+    lstmcl_tensor tx = {clCreateBuffer(cc, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * n * 4, x,
+                                       &e), 0};
+    lstmcl_tensor tw = {clCreateBuffer(cc, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * n * 4, w,
+                                       &e), 0};
+    lstmcl_tensor ty = {clCreateBuffer(cc, CL_MEM_READ_WRITE, n * n * 4, NULL, &e), 0};
+    lstmcl_tensor none = {NULL, 0};
+    double want = 0;
+    size_t k;
+    lstmcl_status st = lstmcl_linear_forward(ctx, n, n, n, tx, tw, none, ty);
+    ck_assert_msg(st == LSTMCL_SUCCESS, "%s", lstmcl_context_message(ctx));
+    ck_assert_int_eq(clEnqueueReadBuffer(lstmcl_context_queue(ctx), ty.mem, CL_TRUE, 0,
+                                         n * n * 4, y, 0, NULL, NULL),
+                     CL_SUCCESS);
+    for (k = 0; k < n; k++) /* y[7, 11] */
+        want += (double)x[7 * n + k] * w[k * n + 11];
+    ck_assert_msg(fabs(y[7 * n + 11] - want) < 1e-3, "%g vs %g", y[7 * n + 11], want);
+    st = lstmcl_linear_forward(ctx, 70000, 40000, 1, tx, tw, none, ty);
+    expect_error(ctx, st, LSTMCL_ERROR_TOO_LARGE, "index range");
+    clReleaseMemObject(tx.mem), clReleaseMemObject(tw.mem), clReleaseMemObject(ty.mem);
+    free(x), free(w), free(y);
+}
+END_TEST
+
 /* -------------------------------------------------------------- caches */
 
 START_TEST(bad_caches)
@@ -401,6 +435,7 @@ int main(void)
     tcase_add_test(tc, sizes_overflow);
     tcase_add_test(tc, sizes_beyond_device_limits);
     tcase_add_test(tc, deepbench_largest_plans_or_says_why);
+    tcase_add_test(tc, training_block_sizes);
     tcase_add_test(tc, bad_caches);
     suite_add_tcase(s, tc);
 
