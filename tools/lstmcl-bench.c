@@ -3,7 +3,7 @@
  * as lstmcl does it (b).  Prints a table, CSV or JSON. */
 #define _POSIX_C_SOURCE 200809L
 #include "hostlstm.h"
-#include "lstmcl_cl.h"
+#include "lstmcl_train.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -272,6 +272,74 @@ static void measure(lstmcl_context *ctx, const shape *s, const timing *tm, int h
     free(dh0), free(dWx), free(dWh), free(db);
 }
 
+/* ----------------------------------------------------------- breakdown */
+
+/* Where a training step's time goes at one shape: the big GEMMs timed alone
+ * through lstmcl's linear layer (the same CLBlast calls the passes make),
+ * and the per-step work as what is left of each pass. */
+static void breakdown(lstmcl_context *ctx, const shape *s, const timing *tm, const result *r)
+{
+    const size_t NT = s->N * s->T, D = s->D, H = s->H, G = 4 * H;
+    cl_command_queue q = lstmcl_context_queue(ctx);
+    cl_mem X = upload(ctx, NULL, NT * D), W = upload(ctx, NULL, D * G);
+    cl_mem A = upload(ctx, NULL, NT * G), dX = upload(ctx, NULL, NT * D);
+    cl_mem dW = upload(ctx, NULL, D * G), Hp = upload(ctx, NULL, NT * H);
+    cl_mem dWh = upload(ctx, NULL, H * G);
+    lstmcl_tensor tX = {X, 0}, tW = {W, 0}, tA = {A, 0}, tdX = {dX, 0}, tdW = {dW, 0};
+    lstmcl_tensor tHp = {Hp, 0}, tdWh = {dWh, 0}, none = {NULL, 0};
+    double t_nn, t_nt, t_tn, t_tn_h, f = 2.0 * NT * G * D, fh = 2.0 * NT * G * H;
+    double fwd_steps, bwd_steps, step_flop = 2.0 * NT * G * H;
+    lstmcl_status st;
+    const float zero = 0.0f;
+    cl_mem all[7];
+    int i;
+
+    all[0] = X, all[1] = W, all[2] = A, all[3] = dX, all[4] = dW, all[5] = Hp, all[6] = dWh;
+    for (i = 0; i < 7; i++) {
+        size_t bytes = 0;
+        clGetMemObjectInfo(all[i], CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+        clEnqueueFillBuffer(q, all[i], &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    }
+    TIME(tm, t_nn, {
+        if ((st = lstmcl_linear_forward(ctx, NT, D, G, tX, tW, none, tA)))
+            die("lstmcl_linear_forward", ctx, st);
+        clFinish(q);
+    });
+    TIME(tm, t_nt, {
+        if ((st = lstmcl_linear_backward(ctx, NT, D, G, tX, tW, tA, tdX, none, none, 0)))
+            die("lstmcl_linear_backward", ctx, st);
+        clFinish(q);
+    });
+    TIME(tm, t_tn, {
+        if ((st = lstmcl_linear_backward(ctx, NT, D, G, tX, tW, tA, none, tdW, none, 0)))
+            die("lstmcl_linear_backward", ctx, st);
+        clFinish(q);
+    });
+    TIME(tm, t_tn_h, {
+        if ((st = lstmcl_linear_backward(ctx, NT, H, G, tHp, tdWh, tA, none, tdWh, none, 0)))
+            die("lstmcl_linear_backward", ctx, st);
+        clFinish(q);
+    });
+    for (i = 0; i < 7; i++)
+        clReleaseMemObject(all[i]);
+    fwd_steps = r->t[P_TRAIN_FWD][I_DEVICE_API] - t_nn;
+    bwd_steps = r->t[P_BWD][I_DEVICE_API] - t_nt - t_tn - t_tn_h;
+    printf("\nwhere the time goes at N=%zu T=%zu D=%zu H=%zu (device-buffer API, medians):\n",
+           s->N, s->T, s->D, s->H);
+    printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "x.Wx, all steps (GEMM NN)", t_nn * 1e3,
+           f / t_nn * 1e-9);
+    printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "dx, all steps (GEMM NT)", t_nt * 1e3,
+           f / t_nt * 1e-9);
+    printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "dWx, all steps (GEMM TN)", t_tn * 1e3,
+           f / t_tn * 1e-9);
+    printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "dWh, all steps (GEMM TN)", t_tn_h * 1e3,
+           fh / t_tn_h * 1e-9);
+    printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "per-step forward work (the rest of train-fwd)",
+           fwd_steps * 1e3, fwd_steps > 0 ? step_flop / fwd_steps * 1e-9 : 0.0);
+    printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "per-step backward work (the rest of backward)",
+           bwd_steps * 1e3, bwd_steps > 0 ? step_flop / bwd_steps * 1e-9 : 0.0);
+}
+
 /* ------------------------------------------------------- first calls */
 
 /* In a child: create a context and run one forward+backward; print the time. */
@@ -450,14 +518,16 @@ static void usage(FILE *f)
             "  --shape          add a shape (the default set is DeepBench's LSTM training\n"
             "                   set plus N=64 T=50 D=H=512); given shapes replace the set\n"
             "  --repeat/--warmup timed runs (median reported, default 5) and warm-ups (1)\n"
-            "  --no-first-call  skip timing the first call in fresh processes\n");
+            "  --no-first-call  skip timing the first call in fresh processes\n"
+            "  --breakdown      also time the big GEMMs alone at the first shape and show\n"
+            "                   what the per-step work takes (table output)\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *device = NULL;
     shape custom[32];
-    int ncustom = 0, quick = 0, host = 1, first = 1, i, nset;
+    int ncustom = 0, quick = 0, host = 1, first = 1, split = 0, i, nset;
     out_format fmt = OUT_TABLE;
     timing tm = {1, 5};
     const shape *set;
@@ -478,6 +548,8 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (!strcmp(a, "--no-host")) {
             host = 0;
+        } else if (!strcmp(a, "--breakdown")) {
+            split = 1;
         } else if (!strcmp(a, "--no-first-call")) {
             first = 0;
         } else if (!strcmp(a, "--csv")) {
@@ -599,6 +671,8 @@ int main(int argc, char **argv)
                    "faster)\n\n",
                    tm.repeat, tm.warmup);
             print_results(fmt, res, nset);
+            if (split)
+                breakdown(ctx, &set[0], &tm, &res[0]);
             if (fc_ok) {
                 double steady = res[0].t[P_STEP][I_HOST_API];
                 printf("\nfirst forward+backward in a new process at N=%zu T=%zu D=%zu H=%zu:\n"
