@@ -1,0 +1,15 @@
+#!/bin/sh
+# lstmcl-bench runs a small shape in each output format, with the breakdown.
+set -eu
+bench=$1
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --breakdown > "$out" 2>/dev/null
+grep -q "train-step" "$out"
+grep -q "where the time goes" "$out"
+grep -q "per-step backward work" "$out"
+"$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-host --csv > "$out" 2>/dev/null
+grep -q "^2,3,4,5,custom,train-step,lstmcl-host-api," "$out"
+"$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-host --json > "$out" 2>/dev/null
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['results']" "$out"
+echo "lstmcl-bench: table with breakdown, CSV and JSON"
