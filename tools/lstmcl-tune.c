@@ -496,10 +496,12 @@ int main(int argc, char **argv)
             snprintf(best_text, sizeof best_text, "%s", text);
         }
     }
-    if (best_t < 0) {
+    if (best_t < 0 && t_default <= 0) {
         fprintf(stderr, "lstmcl-tune: no candidate worked; nothing written\n");
         return 1;
     }
+    if (best_t < 0) /* the budget went on CLBlast's own (a cold kernel cache) */
+        best_t = t_default;
     if (t_default > 0 && t_default <= best_t) {
         fprintf(stderr, "lstmcl-tune: CLBlast's own parameters were fastest; writing them\n");
     }
