@@ -3,7 +3,8 @@
  * step is slow (CPUs through PoCL).
  *
  * A work-item owns VW consecutive hidden units j0..j0+VW-1 and walks over the
- * batch rows RB at a time, from row n_begin in steps of n_step.  The weights
+ * batch rows RB at a time, from row RB·get_global_id(1) in steps of RB times
+ * the global size along dimension 1.  The weights
  * are first packed (lstm_pack_fwd, lstm_pack_bwd) so that each work-item
  * streams one contiguous panel, zero-padded past H.  Sums run in a fixed
  * order, so results are the same on every run. */
@@ -12,7 +13,7 @@
 #define RB 4
 
 /* VW consecutive floats p[j0..], zero at and past column H. */
-inline float16 load_cols(__global const float *p, const int j0, const int H)
+static inline float16 load_cols(__global const float *p, const int j0, const int H)
 {
     if (j0 + VW <= H)
         return vload16(0, p + j0);
@@ -24,18 +25,21 @@ inline float16 load_cols(__global const float *p, const int j0, const int H)
 
 /* Packs W (H, 4H) for lstm_fwd_fused:
  *   P[((jb*H + k)*4 + gate)*VW + v] = W[k, gate*H + jb*VW + v]   (0 past H)
- * Work-item (j, k) with j over the padded units. */
+ * Work-item (j, k) with j over the padded units; k walks in steps of the
+ * global size along dimension 1. */
 __kernel void lstm_pack_fwd(const int H, __global const float *W, const int w_off,
                             __global float *P, const int p_off)
 {
-    const int j = get_global_id(0), k = get_global_id(1);
+    const int j = get_global_id(0);
     const int Hp = (H + VW - 1) / VW * VW;
-    if (j >= Hp || k >= H)
+    if (j >= Hp)
         return;
     const int jb = j / VW, v = j % VW;
-    __global float *out = P + p_off + (jb * H + k) * 4 * VW + v;
-    for (int g = 0; g < 4; g++)
-        out[g * VW] = j < H ? W[w_off + k * 4 * H + g * H + j] : 0.0f;
+    for (int k = get_global_id(1); k < H; k += get_global_size(1)) {
+        __global float *out = P + p_off + (jb * H + k) * 4 * VW + v;
+        for (int g = 0; g < 4; g++)
+            out[g * VW] = j < H ? W[w_off + k * 4 * H + g * H + j] : 0.0f;
+    }
 }
 
 /* Packs W (H, 4H) transposed for lstm_bwd_fused:
@@ -44,15 +48,16 @@ __kernel void lstm_pack_fwd(const int H, __global const float *W, const int w_of
 __kernel void lstm_pack_bwd(const int H, __global const float *W, const int w_off,
                             __global float *P, const int p_off)
 {
-    const int j = get_global_id(0), q = get_global_id(1);
+    const int j = get_global_id(0);
     const int Hp = (H + VW - 1) / VW * VW;
-    if (j >= Hp || q >= 4 * H)
+    if (j >= Hp)
         return;
-    P[p_off + ((j / VW) * 4 * H + q) * VW + j % VW] = j < H ? W[w_off + j * 4 * H + q] : 0.0f;
+    for (int q = get_global_id(1); q < 4 * H; q += get_global_size(1))
+        P[p_off + ((j / VW) * 4 * H + q) * VW + j % VW] = j < H ? W[w_off + j * 4 * H + q] : 0.0f;
 }
 
 /* Stores the VW values of v at p[j0..], those below column H. */
-inline void store_cols(const float16 v, __global float *p, const int j0, const int H)
+static inline void store_cols(const float16 v, __global float *p, const int j0, const int H)
 {
     if (j0 + VW <= H) {
         vstore16(v, 0, p + j0);
@@ -66,7 +71,7 @@ inline void store_cols(const float16 v, __global float *p, const int j0, const i
 
 /* The gate and cell math of row n, units j0.. (below H), from the
  * pre-activations, on whole vectors; as lstm_fwd_step in cl/lstm.cl. */
-inline void cell(const int n, const int j0, const int H, const float16 ai, const float16 af,
+static inline void cell(const int n, const int j0, const int H, const float16 ai, const float16 af,
                  const float16 ao, const float16 ag, __global float *gates, const int g_ld,
                  const int store_gates, __global const float *h_prev, const int hp_off,
                  const int hp_ld, __global const float *c_in, const int ci_off, const int ci_ld,
@@ -102,7 +107,7 @@ inline void cell(const int n, const int j0, const int H, const float16 ai, const
 /* Forward step t.  For every row n and unit j:
  *   a = gates[n] (x·Wx, without b) + b + h_prev[n]·Wh     (h_prev NULL: zeros)
  * with Wh packed by lstm_pack_fwd into P; then the cell math (cell above). */
-__kernel void lstm_fwd_fused(const int N, const int H, const int n_step,
+__kernel void lstm_fwd_fused(const int N, const int H,
                              __global const float *h_prev, const int hp_off, const int hp_ld,
                              __global const float *P, const int p_off,
                              __global float *gates, const int g_off, const int g_ld,
@@ -116,7 +121,7 @@ __kernel void lstm_fwd_fused(const int N, const int H, const int n_step,
                              __global float *c_last, const int cl_off)
 {
     const int j0 = get_global_id(0) * VW;
-    const int n_begin = get_global_id(1) * RB;
+    const int n_begin = get_global_id(1) * RB, n_step = get_global_size(1) * RB;
     if (j0 >= H)
         return;
     __global const float *panel = P + p_off + j0 * H * 4;
@@ -162,7 +167,7 @@ __kernel void lstm_fwd_fused(const int N, const int H, const int n_step,
 
 /* The backward cell math of row n, units j0.. (below H), given the gradient
  * rec reaching h_{t-1}, on whole vectors; as lstm_bwd_step in cl/lstm.cl. */
-inline void cell_bwd(const int n, const int j0, const int H, const float16 rec,
+static inline void cell_bwd(const int n, const int j0, const int H, const float16 rec,
                      __global const float *dh, const int dh_off, const int dh_ld,
                      __global float *dc, const int dc_off,
                      __global const float *gates, const int g_off, const int g_ld,
@@ -192,7 +197,7 @@ inline void cell_bwd(const int n, const int j0, const int H, const float16 rec,
  *   r[n, j] = sum over q of da_t[n, q] · Wh[j, q]     (the gradient reaching h_{t-1})
  * When da_out is NULL, r is written to out (dh0).  Otherwise the cell math of
  * step t-1 follows at once (cell_bwd above). */
-__kernel void lstm_bwd_fused(const int N, const int H, const int n_step,
+__kernel void lstm_bwd_fused(const int N, const int H,
                              __global const float *da_t, const int dt_off, const int dt_ld,
                              __global const float *P, const int p_off,
                              __global float *out, const int out_off,
@@ -204,7 +209,7 @@ __kernel void lstm_bwd_fused(const int N, const int H, const int n_step,
                              __global float *da_out, const int da_off, const int da_ld)
 {
     const int j0 = get_global_id(0) * VW;
-    const int n_begin = get_global_id(1) * RB;
+    const int n_begin = get_global_id(1) * RB, n_step = get_global_size(1) * RB;
     if (j0 >= H)
         return;
     const int G = 4 * H;

@@ -3,43 +3,123 @@
  * sums of squares, and the Adam update.  Every reduction runs in a fixed
  * order, so results are the same on every run. */
 
-/* out[i, :] = table[tokens[i], :]; a token outside [0, V) gives zeros. */
+/* out[i, :] = table[tokens[i], :]; a token outside [0, V) gives zeros.
+ * Work-item (d, i), i walking in steps of the global size along dimension 1. */
 __kernel void lstm_embed_fwd(const int n, const int D, const int V,
                              __global const int *tokens, const int t_off,
                              __global const float *table, const int tb_off,
                              __global float *out, const int o_off)
 {
-    const int d = get_global_id(0), i = get_global_id(1);
-    if (d >= D || i >= n)
+    const int d = get_global_id(0);
+    if (d >= D)
         return;
-    const int v = tokens[t_off + i];
-    out[o_off + i * D + d] = (v >= 0 && v < V) ? table[tb_off + v * D + d] : 0.0f;
+    for (int i = get_global_id(1); i < n; i += get_global_size(1)) {
+        const int v = tokens[t_off + i];
+        out[o_off + i * D + d] = (v >= 0 && v < V) ? table[tb_off + v * D + d] : 0.0f;
+    }
 }
 
-/* dtable[v, d] (+)= sum of dout[i, d] over the i with tokens[i] == v, in
- * order of i.  Work-item (d, v). */
-__kernel void lstm_embed_bwd(const int n, const int D, const int V,
-                             __global const int *tokens, const int t_off,
-                             __global const float *dout, const int o_off,
-                             __global float *dtable, const int tb_off, const int accumulate)
+/* The embedding's gradient, dtable[v, :] (+)= the sum of dout[i, :] over the
+ * i with tokens[i] == v, in order of i, through a stable counting sort of
+ * the token positions: O(n·D + V·C) work in all, not O(V·n·D).  The n tokens
+ * fall into C chunks of `chunk` tokens.  scratch holds cl_ints:
+ *   counts [V·C] (zeroed first), then starts [V + 1], then order [n]. */
+
+/* Pass 1: counts[v*C + p] = how often v occurs in chunk p.  Work-item p. */
+__kernel void lstm_embed_count(const int n, const int V, const int chunk, const int C,
+                               __global const int *tokens, const int t_off,
+                               __global int *scratch)
 {
-    const int d = get_global_id(0), v = get_global_id(1);
-    if (d >= D || v >= V)
+    const int p = get_global_id(0);
+    if (p >= C)
         return;
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        if (tokens[t_off + i] == v)
-            s += dout[o_off + i * D + d];
-    __global float *p = dtable + tb_off + v * D + d;
-    *p = accumulate ? *p + s : s;
+    const int end = n - p * chunk < chunk ? n : p * chunk + chunk;
+    for (int i = p * chunk; i < end; i++) {
+        const int v = tokens[t_off + i];
+        if (v >= 0 && v < V)
+            scratch[v * C + p]++;
+    }
+}
+
+/* Pass 2: for each v, counts[v*C + p] becomes the number of v's before chunk
+ * p, and starts[v + 1] the total.  Work-item v. */
+__kernel void lstm_embed_scan(const int V, const int C, __global int *scratch)
+{
+    const int v = get_global_id(0);
+    if (v >= V)
+        return;
+    __global int *counts = scratch + v * C;
+    int run = 0;
+    for (int p = 0; p < C; p++) {
+        const int c = counts[p];
+        counts[p] = run;
+        run += c;
+    }
+    scratch[V * C + v + 1] = run;
+}
+
+/* Pass 3 (one work-item): starts[v] = the number of tokens below v. */
+__kernel void lstm_embed_starts(const int V, const int C, __global int *scratch)
+{
+    if (get_global_id(0) != 0)
+        return;
+    __global int *starts = scratch + V * C;
+    int run = 0;
+    starts[0] = 0;
+    for (int v = 0; v < V; v++) {
+        run += starts[v + 1];
+        starts[v + 1] = run;
+    }
+}
+
+/* Pass 4: order[starts[v] + rank] = i, for the rank-th i with token v.
+ * Work-item p. */
+__kernel void lstm_embed_place(const int n, const int V, const int chunk, const int C,
+                               __global const int *tokens, const int t_off,
+                               __global int *scratch)
+{
+    const int p = get_global_id(0);
+    if (p >= C)
+        return;
+    __global const int *starts = scratch + V * C;
+    __global int *order = scratch + V * C + V + 1;
+    const int end = n - p * chunk < chunk ? n : p * chunk + chunk;
+    for (int i = p * chunk; i < end; i++) {
+        const int v = tokens[t_off + i];
+        if (v >= 0 && v < V)
+            order[starts[v] + scratch[v * C + p]++] = i;
+    }
+}
+
+/* Then the sums: dtable[v, d] (+)= sum of dout[order[k], d] for k from
+ * starts[v] to starts[v + 1].  Work-item (d, v). */
+__kernel void lstm_embed_gather(const int D, const int V, const int C,
+                                __global const int *scratch,
+                                __global const float *dout, const int o_off,
+                                __global float *dtable, const int tb_off, const int accumulate)
+{
+    const int d = get_global_id(0);
+    if (d >= D)
+        return;
+    __global const int *starts = scratch + V * C;
+    __global const int *order = starts + V + 1;
+    for (int v = get_global_id(1); v < V; v += get_global_size(1)) {
+        float s = 0.0f;
+        for (int k = starts[v]; k < starts[v + 1]; k++)
+            s += dout[o_off + order[k] * D + d];
+        __global float *p = dtable + tb_off + v * D + d;
+        *p = accumulate ? *p + s : s;
+    }
 }
 
 /* m[i, :] += b for every row i.  Work-item (k, i). */
 __kernel void lstm_add_bias(const int rows, const int cols, __global float *m, const int m_off,
                             __global const float *b, const int b_off)
 {
-    const int k = get_global_id(0), i = get_global_id(1);
-    if (k < cols && i < rows)
+    const int k = get_global_id(0);
+    if (k >= cols)
+        return;
+    for (int i = get_global_id(1); i < rows; i += get_global_size(1))
         m[m_off + i * cols + k] += b[b_off + k];
 }
 
@@ -75,22 +155,44 @@ __kernel void lstm_softmax_xent(const int rows, const int V,
     }
 }
 
-/* partial[g] = sum of x[i]^2 over chunk g (chunk elements, in order). */
-__kernel void lstm_sum_squares(const int count, const int chunk, __global const float *x,
+/* First stage of a sum of squares: partial[g] = sum of x[g + k*parts]^2
+ * over k, in order (neighbouring work-items read neighbouring floats). */
+__kernel void lstm_sum_squares(const int count, const int parts, __global const float *x,
                                const int x_off, __global float *partial)
 {
     const int g = get_global_id(0);
-    const int begin = g * chunk;
-    if (begin >= count)
+    if (g >= parts)
         return;
-    const int end = begin + chunk < count ? begin + chunk : count;
     float s = 0.0f;
-    for (int i = begin; i < end; i++)
-        s += x[x_off + i] * x[x_off + i];
+    for (int i = g; i < count; i += parts)
+        s = mad(x[x_off + i], x[x_off + i], s);
     partial[g] = s;
 }
 
-/* Adam, with the gradient multiplied by grad_scale first (for clipping):
+/* Second stage (one work-item): the parts added in order.  With clip < 0,
+ * out[0] = the sum.  Otherwise out[0] = the gradient scale that brings the
+ * norm down to clip, min(1, clip / norm) (1 when clip is 0: no clipping),
+ * and out[1] = the norm. */
+__kernel void lstm_sum_squares_final(const int parts, __global const float *partial,
+                                     __global float *out, const int out_off, const float clip)
+{
+    if (get_global_id(0) != 0)
+        return;
+    float s = 0.0f;
+    for (int g = 0; g < parts; g++)
+        s += partial[g];
+    if (clip < 0.0f) {
+        out[out_off] = s;
+        return;
+    }
+    const float norm = sqrt(s);
+    out[out_off] = clip > 0.0f && norm > clip ? clip / norm : 1.0f;
+    out[out_off + 1] = norm;
+}
+
+/* Adam, with the gradient multiplied by grad_scale first (for clipping),
+ * and by scale[scale_off] too when scale is not NULL (a scale computed on
+ * the device by lstm_sum_squares_final):
  *   m = b1·m + (1-b1)·g;  v = b2·v + (1-b2)·g²
  *   p -= lr_t · m / (sqrt(v) + eps_t)
  * where lr_t and eps_t carry the bias corrections (computed on the host). */
@@ -98,12 +200,13 @@ __kernel void lstm_adam(const int count, __global float *p, const int p_off,
                         __global const float *g, const int g_off,
                         __global float *m, const int m_off, __global float *v, const int v_off,
                         const float lr_t, const float b1, const float b2, const float eps_t,
-                        const float grad_scale)
+                        const float grad_scale, __global const float *scale, const int scale_off)
 {
     const int i = get_global_id(0);
     if (i >= count)
         return;
-    const float gi = g[g_off + i] * grad_scale;
+    const float gs = scale ? grad_scale * scale[scale_off] : grad_scale;
+    const float gi = g[g_off + i] * gs;
     const float mi = b1 * m[m_off + i] + (1.0f - b1) * gi;
     const float vi = b2 * v[v_off + i] + (1.0f - b2) * gi * gi;
     m[m_off + i] = mi;

@@ -63,7 +63,8 @@ extern "C" {
     XX(ERROR_OPENCL, -8, "an OpenCL call failed")                                          \
     XX(ERROR_OUT_OF_DEVICE_MEMORY, -9, "out of device memory")                             \
     XX(ERROR_CLBLAST, -10, "a CLBlast matrix product failed")                              \
-    XX(ERROR_IO, -11, "a file could not be read")
+    XX(ERROR_IO, -11, "a file could not be read")                                          \
+    XX(ERROR_CONFLICT, -12, "another lstmcl context in this process holds other settings")
 
 typedef enum lstmcl_status {
 #define LSTMCL_STATUS_ENUM_(name, value, msg) LSTMCL_##name = value,
@@ -122,6 +123,24 @@ LSTMCL_API const char *lstmcl_context_device_name(const lstmcl_context *ctx);
  * path (see lstmcl-tune), "shipped defaults for PoCL on x86-64", or "none
  * (CLBlast's own parameters)".  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_tuning(const lstmcl_context *ctx);
+
+/* The per-step path the context runs the recurrence on: "gemm" (a CLBlast
+ * GEMM and an elementwise kernel per step), "fused" (one kernel per step,
+ * shaped for CPUs) or "tiled" (one kernel per step, a work-group per tile of
+ * hidden units, shaped for GPUs); see LSTMCL_RECURRENT.  NULL ctx: "". */
+LSTMCL_API const char *lstmcl_context_recurrent_path(const lstmcl_context *ctx);
+
+/* What a context has enqueued, for benchmarks and tests. */
+typedef struct lstmcl_counters {
+    unsigned long long kernels;       /* launches of lstmcl's own kernels */
+    unsigned long long gemms;         /* CLBlast GEMM calls */
+    unsigned long long gemms_copying; /* of those, calls where CLBlast first pads or copies a
+                                         matrix (its extra launches are not counted) */
+} lstmcl_counters;
+
+/* Copies the context's counters to *out (if not NULL), then zeroes them
+ * when reset is nonzero.  NULL ctx: zeros. */
+LSTMCL_API void lstmcl_context_counters(lstmcl_context *ctx, lstmcl_counters *out, int reset);
 
 /* Releases a cache and the device memory it holds.  NULL is a no-op.  May be
  * called before or after its context is destroyed. */

@@ -96,6 +96,14 @@ LSTMCL_API lstmcl_status lstmcl_softmax_cross_entropy(lstmcl_context *ctx, size_
 LSTMCL_API lstmcl_status lstmcl_sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
                                             double *result);
 
+/* Gradient-norm clipping without waiting: enqueues, computed on the device,
+ *   out[0] = min(1, max_norm / ||x||)   (1 when max_norm is 0: no clipping)
+ *   out[1] = ||x||, the square root of the sum lstmcl_sum_squares computes
+ * for out (2 floats), to be passed to lstmcl_adam_step_scaled as grad_scale
+ * and read whenever the norm is wanted. */
+LSTMCL_API lstmcl_status lstmcl_clip_scale(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
+                                           float max_norm, lstmcl_tensor out);
+
 typedef struct lstmcl_adam_settings {
     float learning_rate; /* 2e-3 */
     float beta1;         /* 0.9 */
@@ -114,6 +122,15 @@ LSTMCL_API lstmcl_status lstmcl_adam_step(lstmcl_context *ctx, size_t count,
                                           lstmcl_tensor m, lstmcl_tensor v,
                                           const lstmcl_adam_settings *settings,
                                           unsigned long step, float grad_scale);
+
+/* lstmcl_adam_step with the gradient scale read on the device from
+ * grad_scale (1 float, required), such as lstmcl_clip_scale's out[0], so
+ * that a training step needs no read back. */
+LSTMCL_API lstmcl_status lstmcl_adam_step_scaled(lstmcl_context *ctx, size_t count,
+                                                 lstmcl_tensor params, lstmcl_tensor grads,
+                                                 lstmcl_tensor m, lstmcl_tensor v,
+                                                 const lstmcl_adam_settings *settings,
+                                                 unsigned long step, lstmcl_tensor grad_scale);
 
 #ifdef __cplusplus
 }

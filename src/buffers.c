@@ -69,26 +69,42 @@ void lstmcl__buffer_put(lstmcl_context *ctx, cl_mem mem, size_t bytes)
     ctx->npool++;
 }
 
-lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
-                           size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
-                           size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
-                           size_t ldc)
+lstmcl_status lstmcl__gemm_temp(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
+                                size_t m, size_t n, size_t k, size_t a_off, size_t lda,
+                                size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes)
+{
+    CLBlastStatusCode s = CLBlastSGemmTempBufferSize(
+        col_major ? CLBlastLayoutColMajor : CLBlastLayoutRowMajor,
+        trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, a_off, lda, b_off, ldb, c_off,
+        ldc, &ctx->queue, bytes);
+    if (s != CLBlastSuccess)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
+                            "CLBlastSGemmTempBufferSize(%zux%zux%zu) failed: %d", m, n, k, (int)s);
+    return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl__gemm_ex(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
+                              size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                              size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                              size_t c_off, size_t ldc)
 {
     const CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     const CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const CLBlastLayout layout = col_major ? CLBlastLayoutColMajor : CLBlastLayoutRowMajor;
     size_t temp_bytes = 0;
     CLBlastStatusCode s;
+    lstmcl_status st;
 
     if (m == 0 || n == 0 || k == 0)
         return LSTMCL_SUCCESS; /* CLBlast rejects empty products */
     if (lstmcl__inject())
         return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
                             "CLBlastSgemm(%zux%zux%zu) failed: injected fault", m, n, k);
-    s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_off, lda, b_off, ldb,
-                                   c_off, ldc, &ctx->queue, &temp_bytes);
-    if (s != CLBlastSuccess)
-        return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
-                            "CLBlastSGemmTempBufferSize(%zux%zux%zu) failed: %d", m, n, k, (int)s);
+    st = lstmcl__gemm_temp(ctx, col_major, trans_a, trans_b, m, n, k, a_off, lda, b_off, ldb,
+                           c_off, ldc, &temp_bytes);
+    if (st != LSTMCL_SUCCESS)
+        return st;
     /* CLBlast would allocate its scratch on every call; keep one that grows. */
     if (temp_bytes > ctx->gemm_temp_bytes) {
         cl_int err;
@@ -96,6 +112,11 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
             clReleaseMemObject(ctx->gemm_temp);
         ctx->gemm_temp = NULL;
         ctx->gemm_temp_bytes = 0;
+        if ((cl_ulong)temp_bytes > ctx->max_alloc)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                                "CLBlast's scratch for a %zux%zux%zu GEMM (%zu bytes) exceeds the "
+                                "device's CL_DEVICE_MAX_MEM_ALLOC_SIZE (%llu bytes)",
+                                m, n, k, temp_bytes, (unsigned long long)ctx->max_alloc);
         ctx->gemm_temp = lstmcl__create_buffer(ctx, temp_bytes, &err);
         if (err != CL_SUCCESS) {
             ctx->gemm_temp = NULL;
@@ -103,8 +124,8 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
         }
         ctx->gemm_temp_bytes = temp_bytes;
     }
-    s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda, b,
-                                   b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL,
+    s = CLBlastSgemmWithTempBuffer(layout, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
+                                   beta, c, c_off, ldc, &ctx->queue, NULL,
                                    temp_bytes ? ctx->gemm_temp : NULL);
     if (s != CLBlastSuccess)
         return lstmcl__fail(ctx, s == CLBlastTempBufferAllocFailure
@@ -112,5 +133,17 @@ lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t
                                      : LSTMCL_ERROR_CLBLAST,
                             "CLBlastSgemm(%s%s, %zux%zux%zu) failed: CLBlast status %d",
                             trans_a ? "T" : "N", trans_b ? "T" : "N", m, n, k, (int)s);
+    ctx->counters.gemms++;
+    if (temp_bytes)
+        ctx->counters.gemms_copying++;
     return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl__gemm(lstmcl_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                           size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
+                           size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                           size_t ldc)
+{
+    return lstmcl__gemm_ex(ctx, 0, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
+                           beta, c, c_off, ldc);
 }

@@ -1,4 +1,5 @@
 /* Context creation (by selector or from an application's queue) and teardown. */
+#define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
 #include <clblast_c.h>
@@ -100,28 +101,29 @@ static lstmcl_status kernel_source(lstmcl_context *ctx, const char *name, const 
 static lstmcl_status build_program(lstmcl_context *ctx)
 {
     /* "#line" keeps build-log line numbers those of each .cl file */
-    static const char *const names[3] = {"lstm.cl", "fused.cl", "train.cl"};
-    const char *embedded[3];
-    const char *src[6];
-    char *owned[3] = {NULL, NULL, NULL};
+    const char *src[2 * LSTMCL_PROGRAM_FILES];
+    char lines[LSTMCL_PROGRAM_FILES][64];
+    char *owned[LSTMCL_PROGRAM_FILES] = {NULL};
+    char files[256] = "";
     cl_int err;
     lstmcl_status st = LSTMCL_SUCCESS;
     int i;
 
-    embedded[0] = lstmcl__source_lstm_cl;
-    embedded[1] = lstmcl__source_fused_cl;
-    embedded[2] = lstmcl__source_train_cl;
-    src[0] = "#line 1 \"lstm.cl\"\n";
-    src[2] = "#line 1 \"fused.cl\"\n";
-    src[4] = "#line 1 \"train.cl\"\n";
-    for (i = 0; i < 3 && st == LSTMCL_SUCCESS; i++)
-        st = kernel_source(ctx, names[i], embedded[i], &src[2 * i + 1], &owned[i]);
+    for (i = 0; i < LSTMCL_PROGRAM_FILES && st == LSTMCL_SUCCESS; i++) {
+        snprintf(lines[i], sizeof lines[i], "#line 1 \"%s\"\n", lstmcl__program_file_names[i]);
+        snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", i ? ", " : "",
+                 lstmcl__program_file_names[i]);
+        src[2 * i] = lines[i];
+        st = kernel_source(ctx, lstmcl__program_file_names[i], lstmcl__program_sources[i],
+                           &src[2 * i + 1], &owned[i]);
+    }
     if (st == LSTMCL_SUCCESS) {
-        ctx->program = clCreateProgramWithSource(ctx->clctx, 6, src, NULL, &err);
+        ctx->program =
+            clCreateProgramWithSource(ctx->clctx, 2 * LSTMCL_PROGRAM_FILES, src, NULL, &err);
         if (err != CL_SUCCESS)
             st = lstmcl__fail_cl(ctx, err, "clCreateProgramWithSource");
     }
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < LSTMCL_PROGRAM_FILES; i++)
         free(owned[i]);
     if (st != LSTMCL_SUCCESS)
         return st;
@@ -138,66 +140,191 @@ static lstmcl_status build_program(lstmcl_context *ctx)
             log[log_len] = '\0';
         }
         st = lstmcl__fail(ctx, LSTMCL_ERROR_KERNEL_BUILD,
-                          "clBuildProgram(lstm.cl, fused.cl, train.cl) failed on %s: %s (%d); build "
-                          "log:\n%s",
+                          "clBuildProgram(%s) failed on %s: %s (%d); build log:\n%s", files,
                           ctx->device_name, lstmcl__cl_error_name(err), (int)err,
                           log ? log : "(none)");
         free(log);
         return st;
     }
-#define KERNEL(field, name)                                                    \
-    do {                                                                       \
-        ctx->field = clCreateKernel(ctx->program, name, &err);                 \
-        if (err != CL_SUCCESS)                                                 \
-            return lstmcl__fail_cl(ctx, err, "clCreateKernel(" name ")");      \
-    } while (0)
-    KERNEL(k_fwd_step, "lstm_fwd_step");
-    KERNEL(k_bwd_step, "lstm_bwd_step");
-    KERNEL(k_colsum, "lstm_colsum");
-    KERNEL(k_fwd_fused, "lstm_fwd_fused");
-    KERNEL(k_bwd_fused, "lstm_bwd_fused");
-    KERNEL(k_pack_fwd, "lstm_pack_fwd");
-    KERNEL(k_pack_bwd, "lstm_pack_bwd");
-    KERNEL(k_embed_fwd, "lstm_embed_fwd");
-    KERNEL(k_embed_bwd, "lstm_embed_bwd");
-    KERNEL(k_add_bias, "lstm_add_bias");
-    KERNEL(k_softmax_xent, "lstm_softmax_xent");
-    KERNEL(k_sum_squares, "lstm_sum_squares");
-    KERNEL(k_adam, "lstm_adam");
-#undef KERNEL
+    for (i = 0; i < LSTMCL_K_COUNT; i++) {
+        size_t wg = 0;
+        ctx->kernels[i] = clCreateKernel(ctx->program, lstmcl__kernel_names[i], &err);
+        if (err != CL_SUCCESS) {
+            ctx->kernels[i] = NULL;
+            return lstmcl__fail(ctx, LSTMCL_ERROR_OPENCL, "clCreateKernel(%s) failed: %s",
+                                lstmcl__kernel_names[i], lstmcl__cl_error_name(err));
+        }
+        err = clGetKernelWorkGroupInfo(ctx->kernels[i], ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof wg, &wg, NULL);
+        if (err != CL_SUCCESS)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_OPENCL,
+                                "clGetKernelWorkGroupInfo(%s) failed: %s",
+                                lstmcl__kernel_names[i], lstmcl__cl_error_name(err));
+        if (wg > ctx->max_wg)
+            wg = ctx->max_wg;
+        if (wg > ctx->max_items0)
+            wg = ctx->max_items0;
+        ctx->kernel_wg[i] = wg ? wg : 1;
+    }
     return LSTMCL_SUCCESS;
 }
 
-/* Which per-step path: LSTMCL_RECURRENT=fused|gemm, else what the device's
- * tuning file says was measured fastest (applied later), else by device type
- * (the fused kernels win on CPUs, CLBlast's tuned GEMMs on GPUs). */
+const char *lstmcl__path_name(lstmcl_path path)
+{
+    switch (path) {
+    case LSTMCL_PATH_GEMM:
+        return "gemm";
+    case LSTMCL_PATH_FUSED:
+        return "fused";
+    case LSTMCL_PATH_TILED:
+        return "tiled";
+    }
+    return "";
+}
+
+const char *lstmcl_context_recurrent_path(const lstmcl_context *ctx)
+{
+    return ctx ? lstmcl__path_name(ctx->path) : "";
+}
+
+void lstmcl_context_counters(lstmcl_context *ctx, lstmcl_counters *out, int reset)
+{
+    if (out) {
+        if (ctx)
+            *out = ctx->counters;
+        else
+            memset(out, 0, sizeof *out);
+    }
+    if (ctx && reset)
+        memset(&ctx->counters, 0, sizeof ctx->counters);
+}
+
+/* Which per-step path: LSTMCL_RECURRENT=fused|gemm|tiled, else what the
+ * device's tuning file says was measured fastest (applied later), else by
+ * device type: the fused kernels on CPUs, the tiled ones elsewhere. */
 static lstmcl_status choose_path(lstmcl_context *ctx)
 {
     const char *v = getenv("LSTMCL_RECURRENT");
-    cl_device_type type = 0;
-    clGetDeviceInfo(ctx->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    ctx->cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     if (v && *v && strcmp(v, "auto") != 0) {
         ctx->path_forced = 1;
         if (strcmp(v, "fused") == 0)
-            ctx->fused = 1;
+            ctx->path = LSTMCL_PATH_FUSED;
         else if (strcmp(v, "gemm") == 0)
-            ctx->fused = 0;
+            ctx->path = LSTMCL_PATH_GEMM;
+        else if (strcmp(v, "tiled") == 0)
+            ctx->path = LSTMCL_PATH_TILED;
         else
             return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
-                                "LSTMCL_RECURRENT='%s': use fused, gemm or auto", v);
+                                "LSTMCL_RECURRENT='%s': use fused, gemm, tiled or auto", v);
         return LSTMCL_SUCCESS;
     }
-    ctx->fused = ctx->cpu;
+    ctx->path = ctx->cpu ? LSTMCL_PATH_FUSED : LSTMCL_PATH_TILED;
     return LSTMCL_SUCCESS;
+}
+
+/* LSTMCL_TEST_DEVICE_LIMITS, for tests only: makes the device look like a
+ * GPU with small limits, so that the GPU-shaped code runs on PoCL:
+ *   gpu         the device is not treated as a CPU
+ *   wg=N        work-groups of at most N work-items
+ *   groups=N    at most N work-groups along dimensions 1 and 2
+ * comma-separated, e.g. "gpu,wg=32,groups=65535". */
+static lstmcl_status test_limits(lstmcl_context *ctx)
+{
+    const char *v = getenv("LSTMCL_TEST_DEVICE_LIMITS");
+    char buf[128], *tok, *save = NULL;
+    if (!v || !*v)
+        return LSTMCL_SUCCESS;
+    if (strlen(v) >= sizeof buf)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "LSTMCL_TEST_DEVICE_LIMITS is too long");
+    strcpy(buf, v);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end = NULL;
+        unsigned long n = 0;
+        if (strcmp(tok, "gpu") == 0) {
+            ctx->cpu = 0;
+            continue;
+        }
+        if (strncmp(tok, "wg=", 3) == 0 || strncmp(tok, "groups=", 7) == 0)
+            n = strtoul(strchr(tok, '=') + 1, &end, 10);
+        if (!end || *end || n == 0 || n > 1u << 30)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                                "LSTMCL_TEST_DEVICE_LIMITS: '%s' is not gpu, wg=N or groups=N",
+                                tok);
+        if (tok[0] == 'w')
+            ctx->limit_wg = n;
+        else
+            ctx->max_groups = n;
+    }
+    return LSTMCL_SUCCESS;
+}
+
+/* The device's limits, within LSTMCL_TEST_DEVICE_LIMITS. */
+static lstmcl_status device_limits(lstmcl_context *ctx)
+{
+    cl_device_type type = 0;
+    size_t items[3] = {0, 0, 0};
+    cl_int err;
+    lstmcl_status st;
+
+    err = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ctx->max_alloc,
+                          &ctx->max_alloc, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ctx->global_mem,
+                              &ctx->global_mem, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg,
+                              &ctx->max_wg, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
+                              NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ctx->local_mem,
+                              &ctx->local_mem, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS,
+                              sizeof ctx->compute_units, &ctx->compute_units, NULL);
+    if (err != CL_SUCCESS)
+        return lstmcl__fail_cl(ctx, err, "clGetDeviceInfo(limits)");
+    ctx->cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    ctx->max_items0 = items[0] ? items[0] : 1;
+    /* CUDA-based drivers allow 65535 work-groups along dimensions 1 and 2,
+     * and OpenCL cannot tell: every device gets that cap */
+    ctx->max_groups = 65535;
+    st = test_limits(ctx);
+    if (st != LSTMCL_SUCCESS)
+        return st;
+    if (ctx->limit_wg) {
+        if (ctx->max_wg > ctx->limit_wg)
+            ctx->max_wg = ctx->limit_wg;
+        if (ctx->max_items0 > ctx->limit_wg)
+            ctx->max_items0 = ctx->limit_wg;
+    }
+    if (ctx->max_wg == 0)
+        ctx->max_wg = 1;
+    if (ctx->compute_units == 0)
+        ctx->compute_units = 1;
+    return LSTMCL_SUCCESS;
+}
+
+/* TU of cl/tiled.cl: 4·TU work-items per group, within both tiled kernels'
+ * limits, at most 32 units (a warp of 128 floats per panel row). */
+static void choose_tiles(lstmcl_context *ctx)
+{
+    size_t wg = ctx->kernel_wg[LSTMCL_K_lstm_fwd_tiled];
+    if (ctx->kernel_wg[LSTMCL_K_lstm_bwd_tiled] < wg)
+        wg = ctx->kernel_wg[LSTMCL_K_lstm_bwd_tiled];
+    ctx->tile_units = 32;
+    while (ctx->tile_units > 1 && 4 * ctx->tile_units > wg)
+        ctx->tile_units /= 2;
 }
 
 /* Everything after the device, OpenCL context and queue are known. */
 static lstmcl_status context_init(lstmcl_context *ctx)
 {
     char pname[256] = "", dname[256] = "";
-    size_t wg = 0, wg2 = 0, wg3 = 0;
-    cl_int err;
     lstmcl_status st;
 
     clGetPlatformInfo(ctx->platform, CL_PLATFORM_NAME, sizeof pname, pname, NULL);
@@ -205,14 +332,9 @@ static lstmcl_status context_init(lstmcl_context *ctx)
     pname[sizeof pname - 1] = dname[sizeof dname - 1] = '\0';
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s / %s", pname, dname);
 
-    err = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ctx->max_alloc,
-                          &ctx->max_alloc, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetDeviceInfo(ctx->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ctx->global_mem,
-                              &ctx->global_mem, NULL);
-    if (err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, err, "clGetDeviceInfo(memory sizes)");
-
+    st = device_limits(ctx);
+    if (st != LSTMCL_SUCCESS)
+        return st;
     st = choose_path(ctx);
     if (st != LSTMCL_SUCCESS)
         return st;
@@ -222,26 +344,7 @@ static lstmcl_status context_init(lstmcl_context *ctx)
     st = build_program(ctx);
     if (st != LSTMCL_SUCCESS)
         return st;
-
-    /* Elementwise kernels run in groups of up to 64 along H: large enough
-     * for GPUs, and PoCL vectorises the loop over a group's work-items. */
-    err = clGetKernelWorkGroupInfo(ctx->k_fwd_step, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                   sizeof wg, &wg, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(ctx->k_bwd_step, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof wg2, &wg2, NULL);
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(ctx->k_colsum, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof wg3, &wg3, NULL);
-    if (err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
-    ctx->local_size = 64;
-    if (wg2 < wg)
-        wg = wg2;
-    if (wg3 < wg)
-        wg = wg3;
-    while (ctx->local_size > 1 && ctx->local_size > wg)
-        ctx->local_size /= 2;
+    choose_tiles(ctx);
 
     pthread_mutex_lock(&live_lock);
     live_contexts++;
@@ -435,28 +538,9 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         clReleaseMemObject(ctx->pool[i].mem);
     if (ctx->gemm_temp)
         clReleaseMemObject(ctx->gemm_temp);
-    if (ctx->k_fwd_step)
-        clReleaseKernel(ctx->k_fwd_step);
-    if (ctx->k_bwd_step)
-        clReleaseKernel(ctx->k_bwd_step);
-    if (ctx->k_colsum)
-        clReleaseKernel(ctx->k_colsum);
-    if (ctx->k_fwd_fused)
-        clReleaseKernel(ctx->k_fwd_fused);
-    if (ctx->k_bwd_fused)
-        clReleaseKernel(ctx->k_bwd_fused);
-    if (ctx->k_pack_fwd)
-        clReleaseKernel(ctx->k_pack_fwd);
-    if (ctx->k_pack_bwd)
-        clReleaseKernel(ctx->k_pack_bwd);
-    {
-        cl_kernel *train_kernels[] = {&ctx->k_embed_fwd, &ctx->k_embed_bwd, &ctx->k_add_bias,
-                                      &ctx->k_softmax_xent, &ctx->k_sum_squares, &ctx->k_adam};
-        size_t k;
-        for (k = 0; k < sizeof train_kernels / sizeof train_kernels[0]; k++)
-            if (*train_kernels[k])
-                clReleaseKernel(*train_kernels[k]);
-    }
+    for (i = 0; i < LSTMCL_K_COUNT; i++)
+        if (ctx->kernels[i])
+            clReleaseKernel(ctx->kernels[i]);
     if (ctx->program)
         clReleaseProgram(ctx->program);
     if (ctx->queue)
@@ -465,6 +549,7 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         clReleaseContext(ctx->clctx);
     if (ctx->device_retained)
         clReleaseDevice(ctx->device);
+    lstmcl__tuning_release(ctx);
     if (ctx->counted) {
         pthread_mutex_lock(&live_lock);
         if (--live_contexts == 0)

@@ -1,11 +1,12 @@
-/* Shared by the files that enqueue kernels: tensor checks and launching. */
+/* Shared by the files that enqueue kernels: tensor checks, kernel arguments
+ * and launch geometry. */
 #include "internal.h"
 
 #include <limits.h>
 
 /* A tensor holds `elems` 4-byte elements from its offset, in this context. */
 lstmcl_status lstmcl__check_tensor(lstmcl_context *ctx, const char *fn, const char *name,
-                                  const lstmcl_tensor *t, size_t elems, int required)
+                                   const lstmcl_tensor *t, size_t elems, int required)
 {
     size_t size = 0;
     cl_context owner = NULL;
@@ -39,45 +40,64 @@ lstmcl_status lstmcl__check_tensor(lstmcl_context *ctx, const char *fn, const ch
     return LSTMCL_SUCCESS;
 }
 
-void lstmcl__arg_int(lstmcl_argset *a, size_t v)
+cl_int lstmcl__arg(cl_kernel k, cl_uint index, size_t size, const void *value, cl_int prev)
 {
-    int iv = (int)v; /* the checks keep every index below INT_MAX */
-    if (a->err == CL_SUCCESS)
-        a->err = clSetKernelArg(a->k, a->i, sizeof iv, &iv);
-    a->i++;
+    return prev != CL_SUCCESS ? prev : clSetKernelArg(k, index, size, value);
 }
 
-void lstmcl__arg_mem(lstmcl_argset *a, cl_mem m)
+cl_int lstmcl__arg_mem(cl_kernel k, cl_uint index, cl_mem m, cl_int prev)
 {
-    if (a->err == CL_SUCCESS)
-        a->err = clSetKernelArg(a->k, a->i, sizeof m, m ? &m : NULL);
-    a->i++;
+    return prev != CL_SUCCESS ? prev : clSetKernelArg(k, index, sizeof m, m ? &m : NULL);
 }
 
-/* Runs a kernel over (cols rounded up to the work-group size) x rows. */
-lstmcl_status lstmcl__launch(lstmcl_context *ctx, const lstmcl_argset *a, const char *name, size_t cols,
-                            size_t rows)
+cl_int lstmcl__arg_local(cl_kernel k, cl_uint index, size_t bytes, cl_int prev)
 {
-    size_t ls = ctx->local_size;
-    size_t global[2], local[2];
+    return prev != CL_SUCCESS ? prev : clSetKernelArg(k, index, bytes, NULL);
+}
+
+/* The work-group size of elementwise launches: up to 64 along dimension 0,
+ * a power of two within the kernel's limit.  Large enough for GPUs; PoCL
+ * vectorises the loop over a group's work-items. */
+static size_t items_local(const lstmcl_context *ctx, lstmcl_kernel_id id)
+{
+    size_t ls = 64;
+    while (ls > 1 && ls > ctx->kernel_wg[id])
+        ls /= 2;
+    return ls;
+}
+
+lstmcl_status lstmcl__enqueue(lstmcl_context *ctx, lstmcl_kernel_id id, lstmcl_range r)
+{
+    size_t global[2], local[2] = {1, 1};
     cl_int err;
 
-    if (a->err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, a->err, name);
-    local[0] = ls, local[1] = 1;
-    global[0] = (cols + ls - 1) / ls * ls;
-    global[1] = rows;
-    err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES, clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL,
-                                                                    global, local, 0, NULL, NULL));
+    if (r.cols == 0 || r.rows == 0)
+        return LSTMCL_SUCCESS; /* nothing to do (OpenCL refuses empty ranges) */
+    switch (r.kind) {
+    case LSTMCL_RANGE_GROUPS:
+        if (r.local == 0 || r.local > ctx->kernel_wg[id])
+            return lstmcl__fail(ctx, LSTMCL_ERROR_OPENCL,
+                                "%s: work-groups of %zu exceed the kernel's limit of %zu",
+                                lstmcl__kernel_names[id], r.local, ctx->kernel_wg[id]);
+        local[0] = r.local;
+        global[0] = r.cols * r.local;
+        global[1] = r.rows < ctx->max_groups ? r.rows : ctx->max_groups;
+        break;
+    case LSTMCL_RANGE_SINGLE:
+        global[0] = r.cols;
+        global[1] = r.rows < ctx->max_groups ? r.rows : ctx->max_groups;
+        break;
+    default:
+        local[0] = items_local(ctx, id);
+        global[0] = (r.cols + local[0] - 1) / local[0] * local[0];
+        global[1] = r.rows < ctx->max_groups ? r.rows : ctx->max_groups;
+        break;
+    }
+    err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES, clEnqueueNDRangeKernel(ctx->queue, ctx->kernels[id],
+                                                                    2, NULL, global, local, 0,
+                                                                    NULL, NULL));
     if (err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, err, name);
+        return lstmcl__fail_cl(ctx, err, lstmcl__kernel_names[id]);
+    ctx->counters.kernels++;
     return LSTMCL_SUCCESS;
-}
-
-
-void lstmcl__arg_float(lstmcl_argset *a, float v)
-{
-    if (a->err == CL_SUCCESS)
-        a->err = clSetKernelArg(a->k, a->i, sizeof v, &v);
-    a->i++;
 }

@@ -2,10 +2,18 @@
  *
  * Rows of every (N*T, ·) matrix are in the caller's (n, t) order, so x, h,
  * dh and dx are used as they are.  The forward runs one GEMM x·Wx for all
- * steps, then per step one GEMM that adds h_{t-1}·Wh in place and one kernel
- * for the gates, cell and hidden state.  The backward runs per step one
- * kernel and one GEMM da·Whᵀ; dx, dWx, dWh and db follow for all steps at
- * once.  Nothing here waits for the device.
+ * steps, then the recurrence step by step; the backward runs the recurrence
+ * back, then dx, dWx, dWh and db for all steps at once.  Nothing here waits
+ * for the device.
+ *
+ * The per-step work runs on one of three paths (lstmcl_path):
+ *   gemm   per step a CLBlast GEMM (h_{t-1}·Wh, da_t·Whᵀ) and an elementwise
+ *          kernel (cl/lstm.cl).  The GEMM runs on the caller's tensors when
+ *          CLBlast can do that without padding or copying (its direct
+ *          kernel); otherwise on staged, padded buffers laid out so that it
+ *          runs in place (lstmcl_step_layout), chosen when the plan is made.
+ *   fused  one kernel per step, a work-item per 16 units (cl/fused.cl): CPUs.
+ *   tiled  one kernel per step, a work-group per tile (cl/tiled.cl): GPUs.
  *
  * Reserve (training forward → backward), in floats:
  *   [0, NT·4H)            activated gates, rows (n,t)
@@ -15,10 +23,9 @@
  *   [0, NT·4H)            inference: a and gates; backward: da
  *   [NT·4H, NT·4H + NH)   inference: the running c; backward: dc
  *   [.., NT·4H + 2NH)     backward: the gradient reaching h_t from step t+1
- *   [.., + 4H·roundup(H, 16))  with the fused kernels: Wh packed for them
- *
- * Two paths for the per-step work (ctx->fused): CLBlast GEMM + elementwise
- * kernel (cl/lstm.cl), or one kernel that does both (cl/fused.cl). */
+ *   [ws_pack, ..)         fused and tiled paths: Wh packed for their kernels
+ *   [ws_part, ..)         backward: db's column sums, parts of part_rows rows
+ */
 #include "internal.h"
 
 
@@ -71,7 +78,7 @@ lstmcl_status lstmcl__check_dims(lstmcl_context *ctx, const char *fn, size_t N, 
                             "%s: sizes N=%zu T=%zu D=%zu H=%zu overflow size_t", fn, N, T, D, H);
     /* the reserve (6·NT·H floats) is indexed by the kernels too */
     if (largest > (size_t)INT_MAX || d->e_h > (size_t)INT_MAX / 6 ||
-        d->e_g + 2 * d->e_nh + ((H + 15) / 16 * 16) * h4 > (size_t)INT_MAX)
+        d->e_g + 2 * d->e_nh > (size_t)INT_MAX)
         return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
                             "%s: sizes N=%zu T=%zu D=%zu H=%zu make a matrix of %zu elements; "
                             "lstmcl's kernels index at most %d",
@@ -97,11 +104,142 @@ lstmcl_status lstmcl__check_dims(lstmcl_context *ctx, const char *fn, size_t N, 
 
 /* ---------------------------------------------------------------- plans */
 
-/* Wh packed for the fused kernels: H rounded up to 16 (VW in cl/fused.cl)
- * by 4H. */
-static size_t packed_floats(const lstmcl_dims *d)
+static size_t round_up(size_t v, size_t m)
 {
-    return (d->H + 15) / 16 * 16 * 4 * d->H;
+    return (v + m - 1) / m * m;
+}
+
+/* db's column sums: at most 256 parts, a fixed function of the row count,
+ * so that the sums are the same on every device. */
+enum { COLSUM_PARTS = 256 };
+
+void lstmcl__colsum_parts(size_t rows, size_t *parts, size_t *part_rows)
+{
+    *part_rows = (rows + COLSUM_PARTS - 1) / COLSUM_PARTS;
+    *parts = (rows + *part_rows - 1) / *part_rows;
+}
+
+size_t lstmcl__plan_stage_bytes(const lstmcl_plan *plan, int which)
+{
+    const size_t rows[3] = {plan->Np, plan->Np, plan->Hp};
+    const size_t cols[3] = {plan->Qp, plan->Hp, plan->Qp};
+    return rows[which] * cols[which] * sizeof(float);
+}
+
+/* The GEMM path's per-step layout: on the caller's tensors when CLBlast
+ * runs that GEMM without scratch (so without padding or copying), else the
+ * smallest padding and orientation of staged buffers for which both
+ * per-step GEMMs (forward and backward) run in place; if none does, the
+ * caller's tensors (CLBlast then copies). */
+static lstmcl_status choose_layout(lstmcl_plan *plan)
+{
+    static const size_t pads[] = {8, 16, 32, 64, 128, 256};
+    lstmcl_context *ctx = plan->ctx;
+    const lstmcl_dims *d = &plan->d;
+    const size_t N = d->N, T = d->T, H = d->H;
+    size_t fwd = 0, bwd = 0, i;
+    lstmcl_status st;
+    int o;
+
+    plan->layout = LSTMCL_STEP_NATURAL;
+    if (T == 1)
+        return LSTMCL_SUCCESS; /* the only per-step product is dh0's */
+    /* as the natural calls make it, at a step past the first */
+    st = lstmcl__gemm_temp(ctx, 0, 0, 0, N, 4 * H, H, H, T * H, 0, 4 * H, 4 * H, T * 4 * H, &fwd);
+    if (st == LSTMCL_SUCCESS)
+        st = lstmcl__gemm_temp(ctx, 0, 0, 1, N, H, 4 * H, 4 * H, T * 4 * H, 0, 4 * H,
+                               d->e_g + d->e_nh, H, &bwd);
+    if (st != LSTMCL_SUCCESS || (fwd == 0 && bwd == 0))
+        return st;
+    for (i = 0; i < sizeof pads / sizeof pads[0]; i++) {
+        const size_t Np = round_up(N, pads[i]), Hp = round_up(H, pads[i]);
+        const size_t Qp = round_up(4 * H, pads[i]);
+        if (Np * Qp > (size_t)INT_MAX || Hp * Qp > (size_t)INT_MAX)
+            break;
+        for (o = LSTMCL_STEP_ROWS; o <= LSTMCL_STEP_COLS; o++) {
+            if (o == LSTMCL_STEP_ROWS) { /* row-major NN */
+                st = lstmcl__gemm_temp(ctx, 0, 0, 0, Np, Qp, Hp, 0, Hp, 0, Qp, 0, Qp, &fwd);
+                if (st == LSTMCL_SUCCESS)
+                    st = lstmcl__gemm_temp(ctx, 0, 0, 0, Np, Hp, Qp, 0, Qp, 0, Hp, 0, Hp, &bwd);
+            } else { /* column-major, B transposed: h and da stored (features, rows) */
+                st = lstmcl__gemm_temp(ctx, 1, 0, 1, Qp, Np, Hp, 0, Qp, 0, Np, 0, Qp, &fwd);
+                if (st == LSTMCL_SUCCESS)
+                    st = lstmcl__gemm_temp(ctx, 1, 0, 1, Hp, Np, Qp, 0, Hp, 0, Np, 0, Hp, &bwd);
+            }
+            if (st != LSTMCL_SUCCESS)
+                return st;
+            if (fwd == 0 && bwd == 0) {
+                plan->layout = (lstmcl_step_layout)o;
+                plan->Np = Np, plan->Hp = Hp, plan->Qp = Qp;
+                return LSTMCL_SUCCESS;
+            }
+        }
+    }
+    return LSTMCL_SUCCESS;
+}
+
+/* The tiled path's shape: TU units per group (the context's), R rows per
+ * group, fewer when that leaves fewer than two groups per compute unit, and
+ * KC columns staged at a time, within half the device's local memory. */
+static void choose_tiles(lstmcl_plan *plan)
+{
+    const lstmcl_context *ctx = plan->ctx;
+    const size_t N = plan->d.N, H = plan->d.H, tu = ctx->tile_units;
+    const size_t tiles = (H + tu - 1) / tu;
+    size_t R = 8, kc = 256;
+    while (R > 1 && (N + R - 1) / R * tiles < 2 * (size_t)ctx->compute_units)
+        R /= 2;
+    if (R > N)
+        R = N < 8 ? N : 8;
+    if (kc > H)
+        kc = H;
+    /* the backward's staging is the larger: R·4·KC + R·4·TU floats */
+    while (kc > 1 && (R * 4 * kc + R * 4 * tu) * sizeof(float) > ctx->local_mem / 2)
+        kc /= 2;
+    plan->tu = tu, plan->rows_per_group = R, plan->kc = kc;
+}
+
+/* Every buffer a plan makes or asks for fits the device's largest buffer,
+ * lstmcl's index range, and, together, its memory. */
+static lstmcl_status check_buffers(const lstmcl_plan *plan, const char *fn)
+{
+    lstmcl_context *ctx = plan->ctx;
+    const lstmcl_dims *d = &plan->d;
+    const struct {
+        const char *what;
+        size_t floats;
+    } b[] = {{"the reserve", plan->reserve_floats},
+             {"the workspace", plan->workspace_floats},
+             {"a staged buffer", plan->layout ? plan->Np * plan->Qp : 0},
+             {"a staged buffer", plan->layout ? plan->Hp * plan->Qp : 0}};
+    cl_ulong total = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof b / sizeof b[0]; i++) {
+        if (b[i].floats > (size_t)INT_MAX)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                                "%s: sizes N=%zu T=%zu D=%zu H=%zu make %s %zu floats long; "
+                                "lstmcl's kernels index at most %d",
+                                fn, d->N, d->T, d->D, d->H, b[i].what, b[i].floats, INT_MAX);
+        if ((cl_ulong)b[i].floats * sizeof(float) > ctx->max_alloc)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                                "%s: sizes N=%zu T=%zu D=%zu H=%zu make %s of %llu bytes; the "
+                                "device's CL_DEVICE_MAX_MEM_ALLOC_SIZE is %llu bytes",
+                                fn, d->N, d->T, d->D, d->H, b[i].what,
+                                (unsigned long long)b[i].floats * sizeof(float),
+                                (unsigned long long)ctx->max_alloc);
+        total += b[i].floats;
+    }
+    /* with x, dx, h, dh and the weights and their gradients */
+    total += 2 * (cl_ulong)d->e_x + 2 * (cl_ulong)d->e_h + 2 * (cl_ulong)d->e_wx +
+             2 * (cl_ulong)d->e_wh + (plan->layout ? (cl_ulong)plan->Np * plan->Hp : 0);
+    if (total * sizeof(float) > ctx->global_mem)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: sizes N=%zu T=%zu D=%zu H=%zu need about %llu bytes of device "
+                            "memory for a training step; the device has %llu",
+                            fn, d->N, d->T, d->D, d->H, (unsigned long long)total * sizeof(float),
+                            (unsigned long long)ctx->global_mem);
+    return LSTMCL_SUCCESS;
 }
 
 lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t N, size_t T,
@@ -110,6 +248,7 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
     static const char fn[] = "lstmcl_plan_create";
     lstmcl_plan *plan;
     lstmcl_dims d;
+    size_t pack = 0;
     lstmcl_status st;
 
     if (!ctx)
@@ -125,8 +264,27 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
         return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
     plan->ctx = ctx;
     plan->d = d;
-    plan->workspace_floats = d.e_g + 2 * d.e_nh + (ctx->fused ? packed_floats(&d) : 0);
+    plan->path = ctx->path;
+    if (plan->path == LSTMCL_PATH_FUSED)
+        pack = round_up(H, 16) * 4 * H; /* VW in cl/fused.cl */
+    if (plan->path == LSTMCL_PATH_TILED) {
+        choose_tiles(plan);
+        pack = round_up(H, plan->tu) * 4 * H;
+    }
+    if (plan->path == LSTMCL_PATH_GEMM && (st = choose_layout(plan)) != LSTMCL_SUCCESS) {
+        free(plan);
+        return st;
+    }
+    lstmcl__colsum_parts(d.nt, &plan->parts, &plan->part_rows);
+    plan->ws_pack = d.e_g + 2 * d.e_nh;
+    plan->ws_part = plan->ws_pack + pack;
+    plan->workspace_floats = plan->ws_part + plan->parts * 4 * H;
     plan->reserve_floats = d.e_g + 2 * d.e_h;
+    st = check_buffers(plan, fn);
+    if (st != LSTMCL_SUCCESS) {
+        free(plan);
+        return st;
+    }
     plan->next = ctx->plans;
     ctx->plans = plan;
     *out = plan;
@@ -136,6 +294,7 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
 
 void lstmcl_plan_destroy(lstmcl_plan *plan)
 {
+    int i;
     if (!plan)
         return;
     if (plan->ctx) {
@@ -145,9 +304,10 @@ void lstmcl_plan_destroy(lstmcl_plan *plan)
         if (*p)
             *p = plan->next;
         lstmcl__buffer_put(plan->ctx, plan->own_workspace, plan->workspace_floats * sizeof(float));
-    } else if (plan->own_workspace) {
-        clReleaseMemObject(plan->own_workspace);
+        for (i = 0; i < 3; i++)
+            lstmcl__buffer_put(plan->ctx, plan->stage[i], lstmcl__plan_stage_bytes(plan, i));
     }
+    /* a destroyed context has released the plan's buffers already */
     free(plan);
 }
 
@@ -186,6 +346,10 @@ static lstmcl_status check_plan(const lstmcl_plan *plan, const char *fn, const v
         return LSTMCL_ERROR_INVALID_ARGUMENT; /* its context is gone: nowhere to say more */
     if (!args)
         return lstmcl__fail(plan->ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: args is NULL", fn);
+    if (plan->path != plan->ctx->path)
+        return lstmcl__fail(plan->ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: the plan was made for the %s path, the context now runs %s", fn,
+                            lstmcl__path_name(plan->path), lstmcl__path_name(plan->ctx->path));
     return LSTMCL_SUCCESS;
 }
 
@@ -206,71 +370,20 @@ static lstmcl_status workspace(lstmcl_plan *plan, cl_mem given, cl_mem *ws)
     return LSTMCL_SUCCESS;
 }
 
-/* ------------------------------------------------------------ launching */
-
-/* The fused kernels: one work-item per 16 hidden units (VW in cl/fused.cl).
- * On a CPU each work-item walks all batch rows, 4 (RB) at a time, in
- * work-groups of one item spread over the cores, so its slice of the weights
- * stays in cache; elsewhere each work-item takes one block of 4 rows. */
-static size_t fused_rows(const lstmcl_context *ctx, size_t N)
+/* The staged buffers of the GEMM path, at first use. */
+static lstmcl_status stages(lstmcl_plan *plan)
 {
-    return ctx->cpu ? 1 : (N + 3) / 4;
-}
-
-/* The kernel's n_step argument: rows between one work-item's row blocks. */
-static size_t fused_n_step(const lstmcl_context *ctx, size_t N)
-{
-    return fused_rows(ctx, N) * 4;
-}
-
-static lstmcl_status launch_fused(lstmcl_context *ctx, const lstmcl_argset *a, const char *name,
-                                  size_t H, size_t N)
-{
-    size_t global[2], local[2] = {1, 1};
-    cl_int err;
-    if (a->err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, a->err, name);
-    global[0] = (H + 15) / 16;
-    global[1] = fused_rows(ctx, N);
-    err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
-                        clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global,
-                                               ctx->cpu ? local : NULL, 0, NULL, NULL));
-    if (err != CL_SUCCESS)
-        return lstmcl__fail_cl(ctx, err, name);
+    int i;
+    lstmcl_status st;
+    for (i = 0; i < 3; i++)
+        if (!plan->stage[i] &&
+            (st = lstmcl__buffer_get(plan->ctx, lstmcl__plan_stage_bytes(plan, i),
+                                     &plan->stage[i])) != LSTMCL_SUCCESS)
+            return st;
     return LSTMCL_SUCCESS;
 }
 
-/* Packs Wh for a fused kernel: work-items (padded units, rows). */
-static lstmcl_status pack(lstmcl_context *ctx, cl_kernel kernel, const char *name, size_t H,
-                          size_t rows, const lstmcl_tensor *W, cl_mem out, size_t out_off)
-{
-    lstmcl_argset k = {kernel, 0, CL_SUCCESS};
-    lstmcl__arg_int(&k, H);
-    lstmcl__arg_mem(&k, W->mem);
-    lstmcl__arg_int(&k, W->offset);
-    lstmcl__arg_mem(&k, out);
-    lstmcl__arg_int(&k, out_off);
-    return lstmcl__launch(ctx, &k, name, (H + 15) / 16 * 16, rows);
-}
-
-/* A matrix view argument: buffer, offset, leading dimension. */
-static void arg_view(lstmcl_argset *k, cl_mem m, size_t off, size_t ld)
-{
-    lstmcl__arg_mem(k, m);
-    lstmcl__arg_int(k, off);
-    lstmcl__arg_int(k, ld);
-}
-
-/* The cell state after step s as kept in the reserve (rows (n, s) from
- * c_off), or for s = -1 the initial state c0 (absent: zeros). */
-static void arg_cell(lstmcl_argset *k, cl_mem rs, size_t c_off, const lstmcl_tensor *c0, long s,
-                     size_t T, size_t H)
-{
-    if (s >= 0)
-        arg_view(k, rs, c_off + (size_t)s * H, T * H);
-    else
-        arg_view(k, c0->mem, c0->offset, H);
-}
+/* ------------------------------------------------------------ launching */
 
 /* dst[0..floats) = src, or zeros when src is absent. */
 static lstmcl_status copy_or_zero(lstmcl_context *ctx, cl_mem dst, size_t dst_off,
@@ -297,6 +410,62 @@ static lstmcl_status copy_or_zero(lstmcl_context *ctx, cl_mem dst, size_t dst_of
     return LSTMCL_SUCCESS;
 }
 
+static lstmcl_status zero(lstmcl_context *ctx, cl_mem dst, size_t bytes)
+{
+    lstmcl_tensor none = {NULL, 0};
+    return copy_or_zero(ctx, dst, 0, &none, bytes / sizeof(float));
+}
+
+/* dst(r, k) = src(r, k), strided views; src NULL: zeros. */
+static lstmcl_status copy_view(lstmcl_context *ctx, size_t rows, size_t cols, cl_mem src,
+                               size_t s_off, size_t s_rs, size_t s_cs, cl_mem dst, size_t d_off,
+                               size_t d_rs, size_t d_cs)
+{
+    return LSTMCL_RUN(ctx, lstm_copy_view, lstmcl__items(cols, rows), .rows = rows, .cols = cols,
+                      .src = src, .s_off = s_off, .s_rs = s_rs, .s_cs = s_cs, .dst = dst,
+                      .d_off = d_off, .d_rs = d_rs, .d_cs = d_cs);
+}
+
+/* The fused kernels: a work-item per 16 hidden units (VW in cl/fused.cl).
+ * On a CPU each walks all batch rows, 4 (RB) at a time, in work-groups of
+ * one item spread over the cores, so that its slice of the weights stays in
+ * cache; elsewhere each work-item takes one block of 4 rows. */
+static lstmcl_range fused_range(const lstmcl_context *ctx, size_t H, size_t N)
+{
+    lstmcl_range r = {ctx->cpu ? LSTMCL_RANGE_SINGLE : LSTMCL_RANGE_ITEMS, (H + 15) / 16,
+                      ctx->cpu ? 1 : (N + 3) / 4, 0};
+    return r;
+}
+
+/* The tiled kernels: a group of 4·TU work-items per tile and R rows. */
+static lstmcl_range tiled_range(const lstmcl_plan *plan)
+{
+    lstmcl_range r = {LSTMCL_RANGE_GROUPS, (plan->d.H + plan->tu - 1) / plan->tu,
+                      (plan->d.N + plan->rows_per_group - 1) / plan->rows_per_group,
+                      4 * plan->tu};
+    return r;
+}
+
+/* Wh packed into the workspace for the fused or tiled kernels. */
+static lstmcl_status pack(const lstmcl_plan *plan, int backward, const lstmcl_tensor *W,
+                          cl_mem ws)
+{
+    lstmcl_context *ctx = plan->ctx;
+    const size_t H = plan->d.H, tu = plan->tu, tiles = (H + tu - 1) / (tu ? tu : 1);
+    if (plan->path == LSTMCL_PATH_FUSED && !backward)
+        return LSTMCL_RUN(ctx, lstm_pack_fwd, lstmcl__items(round_up(H, 16), H), .H = H,
+                          .W = W->mem, .w_off = W->offset, .P = ws, .p_off = plan->ws_pack);
+    if (plan->path == LSTMCL_PATH_FUSED)
+        return LSTMCL_RUN(ctx, lstm_pack_bwd, lstmcl__items(round_up(H, 16), 4 * H), .H = H,
+                          .W = W->mem, .w_off = W->offset, .P = ws, .p_off = plan->ws_pack);
+    if (!backward)
+        return LSTMCL_RUN(ctx, lstm_pack_tiled_fwd, lstmcl__items(tiles * 4 * tu, H), .H = H,
+                          .TU = tu, .W = W->mem, .w_off = W->offset, .P = ws,
+                          .p_off = plan->ws_pack);
+    return LSTMCL_RUN(ctx, lstm_pack_tiled_bwd, lstmcl__items(tiles * tu, 4 * H), .H = H,
+                      .TU = tu, .W = W->mem, .w_off = W->offset, .P = ws, .p_off = plan->ws_pack);
+}
+
 /* After a failure part of a call may be enqueued: let it drain, so that the
  * caller may free or reuse what it gave. */
 static lstmcl_status drained(lstmcl_context *ctx, lstmcl_status st)
@@ -312,7 +481,35 @@ static lstmcl_status drained(lstmcl_context *ctx, lstmcl_status st)
             return drained(ctx, st);    \
     } while (0)
 
+/* A matrix view: buffer, offset, leading dimension (floats). */
+typedef struct {
+    cl_mem m;
+    size_t off, ld;
+} view;
+
+/* The cell state after step s as kept in the reserve (rows (n, s) from
+ * c_off), or for s = -1 the initial state c0 (absent: zeros). */
+static view cell_state(cl_mem rs, size_t c_off, const lstmcl_tensor *c0, long s, size_t T,
+                       size_t H)
+{
+    view v;
+    if (s >= 0)
+        v.m = rs, v.off = c_off + (size_t)s * H, v.ld = T * H;
+    else
+        v.m = c0->mem, v.off = c0->offset, v.ld = H;
+    return v;
+}
+
 /* -------------------------------------------------------------- forward */
+
+/* What step t of a forward reads and writes. */
+typedef struct {
+    view hp;      /* h_{t-1}; m NULL: zeros */
+    view gates;   /* a_t (x·Wx so far), activated in place when training */
+    view c_in, c_out, h_out;
+    view hp_copy; /* training: h_{t-1} into the reserve */
+    lstmcl_tensor h_last, c_last;
+} fwd_step;
 
 lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *a)
 {
@@ -320,9 +517,9 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
     lstmcl_context *ctx;
     const lstmcl_dims *d;
     size_t N, T, D, H, t;
-    int train;
-    cl_mem ws = NULL, gm, cm;
-    size_t g0, c0ff, hp0; /* offsets of the gates, c and h_{t-1} areas */
+    int train, staged;
+    cl_mem ws = NULL, gm;
+    size_t g0 = 0, c0ff; /* offsets of the gates and c areas */
     lstmcl_status st;
 
     st = check_plan(plan, fn, a);
@@ -345,85 +542,126 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         return st;
     if (train && (st = check_scratch(ctx, fn, "reserve", a->reserve, plan->reserve_floats)))
         return st;
-    if (!train || ctx->fused || a->workspace) { /* else the reserve is enough */
+    /* a training forward on the GEMM path needs no workspace: the reserve is enough */
+    if (!train || plan->path != LSTMCL_PATH_GEMM || a->workspace) {
         if (a->workspace &&
             (st = check_scratch(ctx, fn, "workspace", a->workspace, plan->workspace_floats)))
             return st;
         if ((st = workspace(plan, a->workspace, &ws)) != LSTMCL_SUCCESS)
             return st;
     }
-    if (train) {
-        gm = cm = a->reserve;
-        g0 = 0, c0ff = d->e_g, hp0 = d->e_g + d->e_h;
-    } else {
-        gm = cm = ws;
-        g0 = 0, c0ff = d->e_g, hp0 = 0;
-    }
+    staged = plan->path == LSTMCL_PATH_GEMM && plan->layout && (T > 1 || a->h0.mem);
+    if (staged && (st = stages(plan)) != LSTMCL_SUCCESS)
+        return st;
+    gm = train ? a->reserve : ws;
+    c0ff = d->e_g;
 
     /* a = x·Wx for every step at once */
     TRY(lstmcl__gemm(ctx, 0, 0, d->nt, 4 * H, D, 1.0f, a->x.mem, a->x.offset, D, a->Wx.mem,
                      a->Wx.offset, 4 * H, 0.0f, gm, g0, 4 * H));
-    if (ctx->fused)
-        TRY(pack(ctx, ctx->k_pack_fwd, "lstm_pack_fwd", H, H, &a->Wh, ws, d->e_g + 2 * d->e_nh));
+    if (plan->path != LSTMCL_PATH_GEMM)
+        TRY(pack(plan, 0, &a->Wh, ws));
+    if (staged) {
+        /* Wh into a zero-padded (Hp, Qp) copy; h0 (or zeros) into the h stage */
+        const int cols = plan->layout == LSTMCL_STEP_COLS;
+        TRY(zero(ctx, plan->stage[1], lstmcl__plan_stage_bytes(plan, 1)));
+        TRY(zero(ctx, plan->stage[2], lstmcl__plan_stage_bytes(plan, 2)));
+        TRY(copy_view(ctx, H, 4 * H, a->Wh.mem, a->Wh.offset, 4 * H, 1, plan->stage[2], 0,
+                      plan->Qp, 1));
+        if (a->h0.mem)
+            TRY(copy_view(ctx, N, H, a->h0.mem, a->h0.offset, H, 1, plan->stage[1], 0,
+                          cols ? 1 : plan->Hp, cols ? plan->Np : 1));
+    }
 
     for (t = 0; t < T; t++) {
-        lstmcl_argset k = {ctx->fused ? ctx->k_fwd_fused : ctx->k_fwd_step, 0, CL_SUCCESS};
-        cl_mem hp = NULL;
-        size_t hp_off = 0, hp_ld = H;
+        fwd_step s;
+        const int last = t + 1 == T;
+        memset(&s, 0, sizeof s);
         if (t > 0)
-            hp = a->h.mem, hp_off = a->h.offset + (t - 1) * H, hp_ld = T * H;
-        else if (a->h0.mem)
-            hp = a->h0.mem, hp_off = a->h0.offset, hp_ld = H;
-
-        lstmcl__arg_int(&k, N);
-        lstmcl__arg_int(&k, H);
-        if (ctx->fused) { /* the kernel computes h_{t-1}·Wh itself */
-            lstmcl__arg_int(&k, fused_n_step(ctx, N));
-            lstmcl__arg_mem(&k, hp);
-            lstmcl__arg_int(&k, hp_off);
-            lstmcl__arg_int(&k, hp_ld);
-            lstmcl__arg_mem(&k, ws); /* Wh packed */
-            lstmcl__arg_int(&k, d->e_g + 2 * d->e_nh);
-        } else if (hp) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
-            TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, hp, hp_off, hp_ld, a->Wh.mem,
-                             a->Wh.offset, 4 * H, 1.0f, gm, g0 + t * 4 * H, T * 4 * H));
-        }
-        lstmcl__arg_mem(&k, gm);
-        lstmcl__arg_int(&k, g0 + t * 4 * H);
-        lstmcl__arg_int(&k, T * 4 * H);
-        lstmcl__arg_int(&k, train);
-        lstmcl__arg_mem(&k, a->b.mem);
-        lstmcl__arg_int(&k, a->b.offset);
-        if (train) { /* c_t of every step is kept */
-            arg_cell(&k, cm, c0ff, &a->c0, (long)t - 1, T, H);
-            arg_cell(&k, cm, c0ff, &a->c0, (long)t, T, H);
-        } else { /* one running c, updated in place */
-            lstmcl__arg_mem(&k, t > 0 ? cm : a->c0.mem);
-            lstmcl__arg_int(&k, t > 0 ? c0ff : a->c0.offset);
-            lstmcl__arg_int(&k, H);
-            lstmcl__arg_mem(&k, cm);
-            lstmcl__arg_int(&k, c0ff);
-            lstmcl__arg_int(&k, H);
-        }
-        lstmcl__arg_mem(&k, a->h.mem);
-        lstmcl__arg_int(&k, a->h.offset + t * H);
-        lstmcl__arg_int(&k, T * H);
-        if (!ctx->fused) {
-            lstmcl__arg_mem(&k, hp);
-            lstmcl__arg_int(&k, hp_off);
-            lstmcl__arg_int(&k, hp_ld);
-        }
-        lstmcl__arg_mem(&k, train ? gm : NULL); /* h_{t-1} into the reserve, for dWh */
-        lstmcl__arg_int(&k, hp0 + t * H);
-        lstmcl__arg_int(&k, T * H);
-        lstmcl__arg_mem(&k, t + 1 == T ? a->hT.mem : NULL);
-        lstmcl__arg_int(&k, a->hT.offset);
-        lstmcl__arg_mem(&k, t + 1 == T ? a->cT.mem : NULL);
-        lstmcl__arg_int(&k, a->cT.offset);
-        if (ctx->fused)
-            TRY(launch_fused(ctx, &k, "lstm_fwd_fused", H, N));
+            s.hp.m = a->h.mem, s.hp.off = a->h.offset + (t - 1) * H, s.hp.ld = T * H;
         else
-            TRY(lstmcl__launch(ctx, &k, "lstm_fwd_step", H, N));
+            s.hp.m = a->h0.mem, s.hp.off = a->h0.offset, s.hp.ld = H;
+        s.gates.m = gm, s.gates.off = g0 + t * 4 * H, s.gates.ld = T * 4 * H;
+        if (train) { /* c_t of every step is kept */
+            s.c_in = cell_state(gm, c0ff, &a->c0, (long)t - 1, T, H);
+            s.c_out = cell_state(gm, c0ff, &a->c0, (long)t, T, H);
+            s.hp_copy.m = gm, s.hp_copy.off = d->e_g + d->e_h + t * H, s.hp_copy.ld = T * H;
+        } else { /* one running c, updated in place */
+            if (t > 0)
+                s.c_in.m = ws, s.c_in.off = c0ff, s.c_in.ld = H;
+            else
+                s.c_in.m = a->c0.mem, s.c_in.off = a->c0.offset, s.c_in.ld = H;
+            s.c_out.m = ws, s.c_out.off = c0ff, s.c_out.ld = H;
+        }
+        s.h_out.m = a->h.mem, s.h_out.off = a->h.offset + t * H, s.h_out.ld = T * H;
+        if (last)
+            s.h_last = a->hT, s.c_last = a->cT;
+
+        if (plan->path == LSTMCL_PATH_FUSED) {
+            TRY(LSTMCL_RUN(ctx, lstm_fwd_fused, fused_range(ctx, H, N), .N = N, .H = H,
+                           .h_prev = s.hp.m, .hp_off = s.hp.off, .hp_ld = s.hp.ld, .P = ws,
+                           .p_off = plan->ws_pack, .gates = gm, .g_off = s.gates.off,
+                           .g_ld = s.gates.ld, .store_gates = train, .b = a->b.mem,
+                           .b_off = a->b.offset, .c_in = s.c_in.m, .ci_off = s.c_in.off,
+                           .ci_ld = s.c_in.ld, .c_out = s.c_out.m, .co_off = s.c_out.off,
+                           .co_ld = s.c_out.ld, .h_out = s.h_out.m, .h_off = s.h_out.off,
+                           .h_ld = s.h_out.ld, .hp_copy = s.hp_copy.m, .hc_off = s.hp_copy.off,
+                           .hc_ld = s.hp_copy.ld, .h_last = s.h_last.mem,
+                           .hl_off = s.h_last.offset, .c_last = s.c_last.mem,
+                           .cl_off = s.c_last.offset));
+        } else if (plan->path == LSTMCL_PATH_TILED) {
+            const size_t R = plan->rows_per_group, KC = plan->kc, TU = plan->tu;
+            TRY(LSTMCL_RUN(ctx, lstm_fwd_tiled, tiled_range(plan), .N = N, .H = H, .TU = TU,
+                           .R = R, .KC = KC, .h_prev = s.hp.m, .hp_off = s.hp.off,
+                           .hp_ld = s.hp.ld, .P = ws, .p_off = plan->ws_pack, .gates = gm,
+                           .g_off = s.gates.off, .g_ld = s.gates.ld, .store_gates = train,
+                           .b = a->b.mem, .b_off = a->b.offset, .c_in = s.c_in.m,
+                           .ci_off = s.c_in.off, .ci_ld = s.c_in.ld, .c_out = s.c_out.m,
+                           .co_off = s.c_out.off, .co_ld = s.c_out.ld, .h_out = s.h_out.m,
+                           .h_off = s.h_out.off, .h_ld = s.h_out.ld, .hp_copy = s.hp_copy.m,
+                           .hc_off = s.hp_copy.off, .hc_ld = s.hp_copy.ld,
+                           .h_last = s.h_last.mem, .hl_off = s.h_last.offset,
+                           .c_last = s.c_last.mem, .cl_off = s.c_last.offset,
+                           .hl = R * KC * sizeof(float), .acc = R * 4 * TU * sizeof(float)));
+        } else {
+            view rec = {NULL, 0, 0}, stage = {NULL, 0, 0};
+            size_t cs = 0;
+            if (staged) {
+                const int cols = plan->layout == LSTMCL_STEP_COLS;
+                if (s.hp.m) { /* Gs (Np, Qp) = Hs · Wp, all in place */
+                    if (cols)
+                        TRY(lstmcl__gemm_ex(ctx, 1, 0, 1, plan->Qp, plan->Np, plan->Hp, 1.0f,
+                                            plan->stage[2], 0, plan->Qp, plan->stage[1], 0,
+                                            plan->Np, 0.0f, plan->stage[0], 0, plan->Qp));
+                    else
+                        TRY(lstmcl__gemm_ex(ctx, 0, 0, 0, plan->Np, plan->Qp, plan->Hp, 1.0f,
+                                            plan->stage[1], 0, plan->Hp, plan->stage[2], 0,
+                                            plan->Qp, 0.0f, plan->stage[0], 0, plan->Qp));
+                    rec.m = plan->stage[0], rec.ld = plan->Qp;
+                }
+                if (!last) { /* h_t into the stage, for the next step's product */
+                    stage.m = plan->stage[1];
+                    stage.ld = cols ? 1 : plan->Hp;
+                    cs = cols ? plan->Np : 1;
+                }
+            } else if (s.hp.m) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
+                TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, s.hp.m, s.hp.off, s.hp.ld,
+                                 a->Wh.mem, a->Wh.offset, 4 * H, 1.0f, gm, s.gates.off,
+                                 s.gates.ld));
+            }
+            TRY(LSTMCL_RUN(ctx, lstm_fwd_step, lstmcl__items(H, N), .N = N, .H = H, .gates = gm,
+                           .g_off = s.gates.off, .g_ld = s.gates.ld, .store_gates = train,
+                           .rec = rec.m, .rec_off = rec.off, .rec_ld = rec.ld, .b = a->b.mem,
+                           .b_off = a->b.offset, .c_in = s.c_in.m, .ci_off = s.c_in.off,
+                           .ci_ld = s.c_in.ld, .c_out = s.c_out.m, .co_off = s.c_out.off,
+                           .co_ld = s.c_out.ld, .h_out = s.h_out.m, .h_off = s.h_out.off,
+                           .h_ld = s.h_out.ld, .h_prev = s.hp.m, .hp_off = s.hp.off,
+                           .hp_ld = s.hp.ld, .hp_copy = s.hp_copy.m, .hc_off = s.hp_copy.off,
+                           .hc_ld = s.hp_copy.ld, .h_stage = stage.m, .hs_off = 0,
+                           .hs_rs = stage.ld, .hs_cs = cs, .h_last = s.h_last.mem,
+                           .hl_off = s.h_last.offset, .c_last = s.c_last.mem,
+                           .cl_off = s.c_last.offset));
+        }
     }
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;
@@ -431,29 +669,131 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
 
 /* ------------------------------------------------------------- backward */
 
-/* Step t's cell math by the elementwise kernel: dh_rec and dc in the
- * workspace, gates and c in the reserve, da into the workspace. */
-static lstmcl_status bwd_step(lstmcl_context *ctx, const lstmcl_backward_args *a, size_t t,
-                              cl_mem ws, size_t dr0, size_t dc0ff, cl_mem rs, size_t c0ff,
-                              size_t da0, size_t T, size_t N, size_t H)
+/* Step t's cell math by the elementwise kernel: dh_rec the gradient reaching
+ * h_t from step t+1, dc in the workspace, gates and c in the reserve, da into
+ * the workspace (and into a stage of the GEMM path when stage.m is set). */
+static lstmcl_status bwd_step(const lstmcl_plan *plan, const lstmcl_backward_args *a, size_t t,
+                              cl_mem ws, view dh_rec, view stage, size_t stage_cs)
 {
-    lstmcl_argset k = {ctx->k_bwd_step, 0, CL_SUCCESS};
-    lstmcl__arg_int(&k, N);
-    lstmcl__arg_int(&k, H);
-    lstmcl__arg_mem(&k, a->dh.mem);
-    lstmcl__arg_int(&k, a->dh.offset + t * H);
-    lstmcl__arg_int(&k, T * H);
-    lstmcl__arg_mem(&k, ws);
-    lstmcl__arg_int(&k, dr0);
-    lstmcl__arg_mem(&k, ws);
-    lstmcl__arg_int(&k, dc0ff);
-    arg_view(&k, rs, t * 4 * H, T * 4 * H); /* the gates start the reserve */
-    arg_cell(&k, rs, c0ff, &a->c0, (long)t, T, H);
-    arg_cell(&k, rs, c0ff, &a->c0, (long)t - 1, T, H);
-    lstmcl__arg_mem(&k, ws);
-    lstmcl__arg_int(&k, da0 + t * 4 * H);
-    lstmcl__arg_int(&k, T * 4 * H);
-    return lstmcl__launch(ctx, &k, "lstm_bwd_step", H, N);
+    lstmcl_context *ctx = plan->ctx;
+    const lstmcl_dims *d = &plan->d;
+    const size_t T = d->T, H = d->H;
+    const view c = cell_state(a->reserve, d->e_g, &a->c0, (long)t, T, H);
+    const view cp = cell_state(a->reserve, d->e_g, &a->c0, (long)t - 1, T, H);
+    return LSTMCL_RUN(ctx, lstm_bwd_step, lstmcl__items(H, d->N), .N = d->N, .H = H,
+                      .dh = a->dh.mem, .dh_off = a->dh.offset + t * H, .dh_ld = T * H,
+                      .dh_rec = dh_rec.m, .dr_off = dh_rec.off, .dr_ld = dh_rec.ld, .dc = ws,
+                      .dc_off = d->e_g, .gates = a->reserve, .g_off = t * 4 * H,
+                      .g_ld = T * 4 * H, .c = c.m, .c_off = c.off, .c_ld = c.ld,
+                      .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld, .da = ws,
+                      .da_off = t * 4 * H, .da_ld = T * 4 * H, .da_stage = stage.m,
+                      .ds_off = 0, .ds_rs = stage.ld, .ds_cs = stage_cs);
+}
+
+/* Across the boundary from step t to t-1 with one fused or tiled kernel:
+ * da_t·Whᵀ, then step t-1's cell math (at t = 0: dh0). */
+static lstmcl_status bwd_cross(const lstmcl_plan *plan, const lstmcl_backward_args *a, size_t t,
+                               cl_mem ws)
+{
+    lstmcl_context *ctx = plan->ctx;
+    const lstmcl_dims *d = &plan->d;
+    const size_t T = d->T, H = d->H, s = t > 0 ? t - 1 : 0;
+    const view c = cell_state(a->reserve, d->e_g, &a->c0, (long)s, T, H);
+    const view cp = cell_state(a->reserve, d->e_g, &a->c0, (long)t - 2, T, H);
+    cl_mem out = t > 0 ? NULL : a->dh0.mem, da_out = t > 0 ? ws : NULL;
+    const size_t out_off = t > 0 ? 0 : a->dh0.offset;
+
+    if (plan->path == LSTMCL_PATH_FUSED)
+        return LSTMCL_RUN(ctx, lstm_bwd_fused, fused_range(ctx, H, d->N), .N = d->N, .H = H,
+                          .da_t = ws, .dt_off = t * 4 * H, .dt_ld = T * 4 * H, .P = ws,
+                          .p_off = plan->ws_pack, .out = out, .out_off = out_off,
+                          .dh = a->dh.mem, .dh_off = a->dh.offset + s * H, .dh_ld = T * H,
+                          .dc = ws, .dc_off = d->e_g, .gates = a->reserve, .g_off = s * 4 * H,
+                          .g_ld = T * 4 * H, .c = c.m, .c_off = c.off, .c_ld = c.ld,
+                          .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld, .da_out = da_out,
+                          .da_off = s * 4 * H, .da_ld = T * 4 * H);
+    return LSTMCL_RUN(ctx, lstm_bwd_tiled, tiled_range(plan), .N = d->N, .H = H, .TU = plan->tu,
+                      .R = plan->rows_per_group, .KC = plan->kc, .da_t = ws,
+                      .dt_off = t * 4 * H, .dt_ld = T * 4 * H, .P = ws, .p_off = plan->ws_pack,
+                      .out = out, .out_off = out_off, .dh = a->dh.mem,
+                      .dh_off = a->dh.offset + s * H, .dh_ld = T * H, .dc = ws,
+                      .dc_off = d->e_g, .gates = a->reserve, .g_off = s * 4 * H,
+                      .g_ld = T * 4 * H, .c = c.m, .c_off = c.off, .c_ld = c.ld, .c_prev = cp.m,
+                      .cp_off = cp.off, .cp_ld = cp.ld, .da_out = da_out, .da_off = s * 4 * H,
+                      .da_ld = T * 4 * H,
+                      .dl = plan->rows_per_group * 4 * plan->kc * sizeof(float),
+                      .red = plan->rows_per_group * 4 * plan->tu * sizeof(float));
+}
+
+/* The recurrence back on the GEMM path: per step the elementwise kernel,
+ * then the gradient reaching h_{t-1}, da_t·Whᵀ (at t = 0 that is dh0). */
+static lstmcl_status bwd_gemm(lstmcl_plan *plan, const lstmcl_backward_args *a, cl_mem ws)
+{
+    lstmcl_context *ctx = plan->ctx;
+    const lstmcl_dims *d = &plan->d;
+    const size_t N = d->N, T = d->T, H = d->H;
+    const view dr = {ws, d->e_g + d->e_nh, H}; /* dhT, or zeros */
+    const int staged = plan->layout && (T > 1 || a->dh0.mem);
+    const int cols = plan->layout == LSTMCL_STEP_COLS;
+    lstmcl_status st;
+    size_t t;
+
+    if (!staged) {
+        for (t = T; t-- > 0;) {
+            view none = {NULL, 0, 0};
+            TRY(bwd_step(plan, a, t, ws, dr, none, 0));
+            if (t > 0)
+                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, t * 4 * H, T * 4 * H,
+                                 a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr.off, H));
+            else if (a->dh0.mem)
+                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, 0, T * 4 * H, a->Wh.mem,
+                                 a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
+        }
+        return LSTMCL_SUCCESS;
+    }
+    /* staged: Whᵀ into a zero-padded (Qp, Hp) copy, da_t into a zero-padded
+     * stage, the product into Rs (Np, Hp), all in place */
+    TRY(stages(plan));
+    TRY(zero(ctx, plan->stage[0], lstmcl__plan_stage_bytes(plan, 0)));
+    TRY(zero(ctx, plan->stage[2], lstmcl__plan_stage_bytes(plan, 2)));
+    TRY(copy_view(ctx, 4 * H, H, a->Wh.mem, a->Wh.offset, 1, 4 * H, plan->stage[2], 0, plan->Hp,
+                  1));
+    for (t = T; t-- > 0;) {
+        const view das = {plan->stage[0], 0, cols ? 1 : plan->Qp};
+        const view rs = {plan->stage[1], 0, plan->Hp};
+        TRY(bwd_step(plan, a, t, ws, t + 1 == T ? dr : rs, das, cols ? plan->Np : 1));
+        if (t == 0 && !a->dh0.mem)
+            break;
+        if (cols)
+            TRY(lstmcl__gemm_ex(ctx, 1, 0, 1, plan->Hp, plan->Np, plan->Qp, 1.0f, plan->stage[2],
+                                0, plan->Hp, plan->stage[0], 0, plan->Np, 0.0f, plan->stage[1],
+                                0, plan->Hp));
+        else
+            TRY(lstmcl__gemm_ex(ctx, 0, 0, 0, plan->Np, plan->Hp, plan->Qp, 1.0f, plan->stage[0],
+                                0, plan->Qp, plan->stage[2], 0, plan->Hp, 0.0f, plan->stage[1],
+                                0, plan->Hp));
+        if (t == 0)
+            TRY(copy_view(ctx, N, H, plan->stage[1], 0, plan->Hp, 1, a->dh0.mem, a->dh0.offset,
+                          H, 1));
+    }
+    return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl__colsum(lstmcl_context *ctx, size_t rows, size_t cols, cl_mem m,
+                             size_t m_off, cl_mem out, size_t out_off, int accumulate,
+                             cl_mem part, size_t part_off)
+{
+    size_t parts, chunk;
+    lstmcl_status st;
+    lstmcl__colsum_parts(rows, &parts, &chunk);
+    st = LSTMCL_RUN(ctx, lstm_colsum_part, lstmcl__items(cols, parts), .rows = rows,
+                    .cols = cols, .chunk = chunk, .m = m, .m_off = m_off, .part = part,
+                    .part_off = part_off);
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_colsum_final, lstmcl__items(cols, 1), .parts = parts,
+                        .cols = cols, .part = part, .part_off = part_off, .out = out,
+                        .out_off = out_off, .accumulate = accumulate != 0);
+    return st;
 }
 
 lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args *a)
@@ -463,7 +803,6 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
     const lstmcl_dims *d;
     size_t N, T, D, H, t;
     cl_mem ws = NULL, rs;
-    size_t da0, dc0ff, dr0, wt0, g0 = 0, c0ff, hp0;
     const float beta = a && a->accumulate ? 1.0f : 0.0f;
     lstmcl_status st;
 
@@ -499,80 +838,40 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
     if ((st = workspace(plan, a->workspace, &ws)) != LSTMCL_SUCCESS)
         return st;
     rs = a->reserve;
-    c0ff = d->e_g, hp0 = d->e_g + d->e_h;
-    da0 = 0, dc0ff = d->e_g, dr0 = d->e_g + d->e_nh, wt0 = d->e_g + 2 * d->e_nh;
 
-    TRY(copy_or_zero(ctx, ws, dc0ff, &a->dcT, d->e_nh));
-    TRY(copy_or_zero(ctx, ws, dr0, &a->dhT, d->e_nh));
-
-    if (ctx->fused)
-        TRY(pack(ctx, ctx->k_pack_bwd, "lstm_pack_bwd", H, 4 * H, &a->Wh, ws, wt0));
-    for (t = T; t-- > 0;) {
-        /* step t's cell math: by the step kernel for the last step (and on
-         * the GEMM path every step), else by the fused kernel of step t+1 */
-        if (!ctx->fused || t == T - 1)
-            TRY(bwd_step(ctx, a, t, ws, dr0, dc0ff, rs, c0ff, da0, T, N, H));
-        if (!ctx->fused) {
-            /* the gradient reaching h_{t-1}: da_t·Whᵀ (at t = 0 that is dh0) */
-            if (t > 0)
-                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0 + t * 4 * H, T * 4 * H,
-                                 a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr0, H));
-            else if (a->dh0.mem)
-                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da0, T * 4 * H, a->Wh.mem,
-                                 a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
-        } else if (t > 0 || a->dh0.mem) {
-            /* da_t·Whᵀ, then step t-1's cell math (or, at t = 0, dh0) */
-            lstmcl_argset k = {ctx->k_bwd_fused, 0, CL_SUCCESS};
-            lstmcl__arg_int(&k, N);
-            lstmcl__arg_int(&k, H);
-            lstmcl__arg_int(&k, fused_n_step(ctx, N));
-            lstmcl__arg_mem(&k, ws);
-            lstmcl__arg_int(&k, da0 + t * 4 * H);
-            lstmcl__arg_int(&k, T * 4 * H);
-            lstmcl__arg_mem(&k, ws);
-            lstmcl__arg_int(&k, wt0);
-            lstmcl__arg_mem(&k, t > 0 ? NULL : a->dh0.mem);
-            lstmcl__arg_int(&k, t > 0 ? 0 : a->dh0.offset);
-            lstmcl__arg_mem(&k, a->dh.mem);
-            lstmcl__arg_int(&k, a->dh.offset + (t > 0 ? t - 1 : 0) * H);
-            lstmcl__arg_int(&k, T * H);
-            lstmcl__arg_mem(&k, ws);
-            lstmcl__arg_int(&k, dc0ff);
-            arg_view(&k, rs, g0 + (t > 0 ? t - 1 : 0) * 4 * H, T * 4 * H);
-            arg_cell(&k, rs, c0ff, &a->c0, t > 0 ? (long)t - 1 : 0, T, H);
-            arg_cell(&k, rs, c0ff, &a->c0, (long)t - 2, T, H);
-            lstmcl__arg_mem(&k, t > 0 ? ws : NULL);
-            lstmcl__arg_int(&k, da0 + (t > 0 ? t - 1 : 0) * 4 * H);
-            lstmcl__arg_int(&k, T * 4 * H);
-            TRY(launch_fused(ctx, &k, "lstm_bwd_fused", H, N));
-        }
+    TRY(copy_or_zero(ctx, ws, d->e_g, &a->dcT, d->e_nh));
+    TRY(copy_or_zero(ctx, ws, d->e_g + d->e_nh, &a->dhT, d->e_nh));
+    if (plan->path == LSTMCL_PATH_GEMM) {
+        TRY(bwd_gemm(plan, a, ws));
+    } else {
+        const view dr = {ws, d->e_g + d->e_nh, H}, none = {NULL, 0, 0};
+        TRY(pack(plan, 1, &a->Wh, ws));
+        /* the last step's cell math by the elementwise kernel, then each
+         * boundary with one kernel */
+        TRY(bwd_step(plan, a, T - 1, ws, dr, none, 0));
+        for (t = T; t-- > 0;)
+            if (t > 0 || a->dh0.mem)
+                TRY(bwd_cross(plan, a, t, ws));
     }
     if (a->dc0.mem) {
-        lstmcl_tensor dc = {ws, dc0ff};
+        lstmcl_tensor dc = {ws, d->e_g};
         TRY(copy_or_zero(ctx, a->dc0.mem, a->dc0.offset, &dc, d->e_nh));
     }
 
     /* all steps at once */
     if (a->dx.mem)
-        TRY(lstmcl__gemm(ctx, 0, 1, d->nt, D, 4 * H, 1.0f, ws, da0, 4 * H, a->Wx.mem,
-                         a->Wx.offset, 4 * H, 0.0f, a->dx.mem, a->dx.offset, D));
+        TRY(lstmcl__gemm(ctx, 0, 1, d->nt, D, 4 * H, 1.0f, ws, 0, 4 * H, a->Wx.mem, a->Wx.offset,
+                         4 * H, 0.0f, a->dx.mem, a->dx.offset, D));
     if (a->dWx.mem)
-        TRY(lstmcl__gemm(ctx, 1, 0, D, 4 * H, d->nt, 1.0f, a->x.mem, a->x.offset, D, ws, da0,
+        TRY(lstmcl__gemm(ctx, 1, 0, D, 4 * H, d->nt, 1.0f, a->x.mem, a->x.offset, D, ws, 0,
                          4 * H, beta, a->dWx.mem, a->dWx.offset, 4 * H));
     if (a->dWh.mem)
-        TRY(lstmcl__gemm(ctx, 1, 0, H, 4 * H, d->nt, 1.0f, rs, hp0, H, ws, da0, 4 * H, beta,
-                         a->dWh.mem, a->dWh.offset, 4 * H));
-    if (a->db.mem) {
-        lstmcl_argset k = {ctx->k_colsum, 0, CL_SUCCESS};
-        lstmcl__arg_int(&k, d->nt);
-        lstmcl__arg_int(&k, 4 * H);
-        lstmcl__arg_mem(&k, ws);
-        lstmcl__arg_int(&k, da0);
-        lstmcl__arg_mem(&k, a->db.mem);
-        lstmcl__arg_int(&k, a->db.offset);
-        lstmcl__arg_int(&k, a->accumulate != 0);
-        TRY(lstmcl__launch(ctx, &k, "lstm_colsum", 4 * H, 1));
-    }
+        TRY(lstmcl__gemm(ctx, 1, 0, H, 4 * H, d->nt, 1.0f, rs, d->e_g + d->e_h, H, ws, 0, 4 * H,
+                         beta, a->dWh.mem, a->dWh.offset, 4 * H));
+    if (a->db.mem)
+        TRY(lstmcl__colsum(ctx, d->nt, 4 * H, ws, 0, a->db.mem, a->db.offset, a->accumulate, ws,
+                           plan->ws_part));
+    (void)N;
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;
 }

@@ -41,23 +41,24 @@ lstmcl_status lstmcl_embedding_forward(lstmcl_context *ctx, size_t n, size_t D, 
                                        lstmcl_tensor out)
 {
     START("lstmcl_embedding_forward");
-    lstmcl_argset k = {NULL, 0, CL_SUCCESS};
     if ((st = check_sizes(ctx, fn, n, D, V)))
         return st;
     CHECK("tokens", tokens, n, 1);
     CHECK("table", table, V * D, 1);
     CHECK("out", out, n * D, 1);
-    k.k = ctx->k_embed_fwd;
-    lstmcl__arg_int(&k, n);
-    lstmcl__arg_int(&k, D);
-    lstmcl__arg_int(&k, V);
-    lstmcl__arg_mem(&k, tokens.mem);
-    lstmcl__arg_int(&k, tokens.offset);
-    lstmcl__arg_mem(&k, table.mem);
-    lstmcl__arg_int(&k, table.offset);
-    lstmcl__arg_mem(&k, out.mem);
-    lstmcl__arg_int(&k, out.offset);
-    return lstmcl__launch(ctx, &k, "lstm_embed_fwd", D, n);
+    return LSTMCL_RUN(ctx, lstm_embed_fwd, lstmcl__items(D, n), .n = n, .D = D, .V = V,
+                      .tokens = tokens.mem, .t_off = tokens.offset, .table = table.mem,
+                      .tb_off = table.offset, .out = out.mem, .o_off = out.offset);
+}
+
+/* Zeroes `bytes` of buf from byte `at`. */
+static lstmcl_status fill_zero(lstmcl_context *ctx, cl_mem buf, size_t at, size_t bytes)
+{
+    const cl_int zero = 0;
+    cl_int err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                               clEnqueueFillBuffer(ctx->queue, buf, &zero, sizeof zero, at, bytes,
+                                                   0, NULL, NULL));
+    return err == CL_SUCCESS ? LSTMCL_SUCCESS : lstmcl__fail_cl(ctx, err, "clEnqueueFillBuffer");
 }
 
 lstmcl_status lstmcl_embedding_backward(lstmcl_context *ctx, size_t n, size_t D, size_t V,
@@ -65,39 +66,70 @@ lstmcl_status lstmcl_embedding_backward(lstmcl_context *ctx, size_t n, size_t D,
                                         lstmcl_tensor dtable, int accumulate)
 {
     START("lstmcl_embedding_backward");
-    lstmcl_argset k = {NULL, 0, CL_SUCCESS};
+    size_t C, chunk, cap, bytes;
+    cl_mem scratch = NULL;
     if ((st = check_sizes(ctx, fn, n, D, V)))
         return st;
     CHECK("tokens", tokens, n, 1);
     CHECK("dout", dout, n * D, 1);
     CHECK("dtable", dtable, V * D, 1);
-    k.k = ctx->k_embed_bwd;
-    lstmcl__arg_int(&k, n);
-    lstmcl__arg_int(&k, D);
-    lstmcl__arg_int(&k, V);
-    lstmcl__arg_mem(&k, tokens.mem);
-    lstmcl__arg_int(&k, tokens.offset);
-    lstmcl__arg_mem(&k, dout.mem);
-    lstmcl__arg_int(&k, dout.offset);
-    lstmcl__arg_mem(&k, dtable.mem);
-    lstmcl__arg_int(&k, dtable.offset);
-    lstmcl__arg_int(&k, accumulate != 0);
-    return lstmcl__launch(ctx, &k, "lstm_embed_bwd", D, V);
+    /* a stable counting sort of the positions by token (cl/train.cl) over C
+     * chunks of up to 256 tokens, fewer when the V·C counts would pass 2^22;
+     * a function of n and V only */
+    C = (n + 255) / 256;
+    cap = V < ((size_t)1 << 22) ? ((size_t)1 << 22) / V : 1;
+    if (C > cap)
+        C = cap;
+    chunk = (n + C - 1) / C;
+    C = (n + chunk - 1) / chunk;
+    if (V * C + V + 1 + n > (size_t)INT_MAX)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: n=%zu and V=%zu need more scratch than lstmcl's index range", fn,
+                            n, V);
+    bytes = (V * C + V + 1 + n) * sizeof(cl_int);
+    if ((st = lstmcl__buffer_get(ctx, bytes, &scratch)))
+        return st;
+    st = fill_zero(ctx, scratch, 0, V * C * sizeof(cl_int));
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_embed_count, lstmcl__items(C, 1), .n = n, .V = V,
+                        .chunk = chunk, .C = C, .tokens = tokens.mem, .t_off = tokens.offset,
+                        .scratch = scratch);
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_embed_scan, lstmcl__items(V, 1), .V = V, .C = C,
+                        .scratch = scratch);
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_embed_starts, lstmcl__items(1, 1), .V = V, .C = C,
+                        .scratch = scratch);
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_embed_place, lstmcl__items(C, 1), .n = n, .V = V,
+                        .chunk = chunk, .C = C, .tokens = tokens.mem, .t_off = tokens.offset,
+                        .scratch = scratch);
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_embed_gather, lstmcl__items(D, V), .D = D, .V = V, .C = C,
+                        .scratch = scratch, .dout = dout.mem, .o_off = dout.offset,
+                        .dtable = dtable.mem, .tb_off = dtable.offset,
+                        .accumulate = accumulate != 0);
+    /* back to the pool: a later user is behind these kernels in the queue */
+    lstmcl__buffer_put(ctx, scratch, bytes);
+    if (st != LSTMCL_SUCCESS)
+        clFinish(ctx->queue);
+    return st;
 }
 
 /* column sums of m (rows, cols) into out, or added to it */
 static lstmcl_status colsum(lstmcl_context *ctx, size_t rows, size_t cols, lstmcl_tensor m,
                             lstmcl_tensor out, int accumulate)
 {
-    lstmcl_argset k = {ctx->k_colsum, 0, CL_SUCCESS};
-    lstmcl__arg_int(&k, rows);
-    lstmcl__arg_int(&k, cols);
-    lstmcl__arg_mem(&k, m.mem);
-    lstmcl__arg_int(&k, m.offset);
-    lstmcl__arg_mem(&k, out.mem);
-    lstmcl__arg_int(&k, out.offset);
-    lstmcl__arg_int(&k, accumulate != 0);
-    return lstmcl__launch(ctx, &k, "lstm_colsum", cols, 1);
+    size_t parts, chunk;
+    cl_mem part = NULL;
+    lstmcl_status st;
+    lstmcl__colsum_parts(rows, &parts, &chunk);
+    if ((st = lstmcl__buffer_get(ctx, parts * cols * sizeof(float), &part)))
+        return st;
+    st = lstmcl__colsum(ctx, rows, cols, m.mem, m.offset, out.mem, out.offset, accumulate, part,
+                        0);
+    lstmcl__buffer_put(ctx, part, parts * cols * sizeof(float));
+    return st;
 }
 
 lstmcl_status lstmcl_linear_forward(lstmcl_context *ctx, size_t rows, size_t in, size_t out,
@@ -113,16 +145,9 @@ lstmcl_status lstmcl_linear_forward(lstmcl_context *ctx, size_t rows, size_t in,
     CHECK("y", y, rows * out, 1);
     st = lstmcl__gemm(ctx, 0, 0, rows, out, in, 1.0f, x.mem, x.offset, in, W.mem, W.offset, out,
                       0.0f, y.mem, y.offset, out);
-    if (st == LSTMCL_SUCCESS && b.mem) {
-        lstmcl_argset k = {ctx->k_add_bias, 0, CL_SUCCESS};
-        lstmcl__arg_int(&k, rows);
-        lstmcl__arg_int(&k, out);
-        lstmcl__arg_mem(&k, y.mem);
-        lstmcl__arg_int(&k, y.offset);
-        lstmcl__arg_mem(&k, b.mem);
-        lstmcl__arg_int(&k, b.offset);
-        st = lstmcl__launch(ctx, &k, "lstm_add_bias", out, rows);
-    }
+    if (st == LSTMCL_SUCCESS && b.mem)
+        st = LSTMCL_RUN(ctx, lstm_add_bias, lstmcl__items(out, rows), .rows = rows, .cols = out,
+                        .m = y.mem, .m_off = y.offset, .b = b.mem, .b_off = b.offset);
     return st;
 }
 
@@ -160,70 +185,82 @@ lstmcl_status lstmcl_softmax_cross_entropy(lstmcl_context *ctx, size_t rows, siz
                                            float scale)
 {
     START("lstmcl_softmax_cross_entropy");
-    lstmcl_argset k = {NULL, 0, CL_SUCCESS};
     if ((st = check_sizes(ctx, fn, rows, V, 1)))
         return st;
     CHECK("logits", logits, rows * V, 1);
     CHECK("targets", targets, rows, 1);
     CHECK("loss", loss, rows, 1);
     CHECK("dlogits", dlogits, rows * V, 0);
-    k.k = ctx->k_softmax_xent;
-    lstmcl__arg_int(&k, rows);
-    lstmcl__arg_int(&k, V);
-    lstmcl__arg_mem(&k, logits.mem);
-    lstmcl__arg_int(&k, logits.offset);
-    lstmcl__arg_mem(&k, targets.mem);
-    lstmcl__arg_int(&k, targets.offset);
-    lstmcl__arg_mem(&k, loss.mem);
-    lstmcl__arg_int(&k, loss.offset);
-    lstmcl__arg_mem(&k, dlogits.mem);
-    lstmcl__arg_int(&k, dlogits.offset);
-    lstmcl__arg_float(&k, scale);
-    return lstmcl__launch(ctx, &k, "lstm_softmax_xent", rows, 1);
+    return LSTMCL_RUN(ctx, lstm_softmax_xent, lstmcl__items(rows, 1), .rows = rows, .V = V,
+                      .z = logits.mem, .z_off = logits.offset, .targets = targets.mem,
+                      .t_off = targets.offset, .loss = loss.mem, .l_off = loss.offset,
+                      .dz = dlogits.mem, .dz_off = dlogits.offset, .scale = scale);
+}
+
+/* The sum of squares of x (count floats) in two fixed-order stages into
+ * out[0], or with clip >= 0 the clipping scale and the norm into out[0..1]
+ * (cl/train.cl). */
+enum { SQ_PARTS = 1024 };
+
+static lstmcl_status sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
+                                 float clip, cl_mem out, size_t out_off)
+{
+    const size_t parts = count < SQ_PARTS ? count : SQ_PARTS;
+    cl_mem part = NULL;
+    lstmcl_status st;
+    if ((st = lstmcl__buffer_get(ctx, SQ_PARTS * sizeof(float), &part)))
+        return st;
+    st = LSTMCL_RUN(ctx, lstm_sum_squares, lstmcl__items(parts, 1), .count = count,
+                    .parts = parts, .x = x.mem, .x_off = x.offset, .partial = part);
+    if (st == LSTMCL_SUCCESS)
+        st = LSTMCL_RUN(ctx, lstm_sum_squares_final, lstmcl__items(1, 1), .parts = parts,
+                        .partial = part, .out = out, .out_off = out_off, .clip = clip);
+    lstmcl__buffer_put(ctx, part, SQ_PARTS * sizeof(float));
+    return st;
 }
 
 lstmcl_status lstmcl_sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
                                  double *result)
 {
     START("lstmcl_sum_squares");
-    enum { PARTS = 256 };
-    lstmcl_argset k = {NULL, 0, CL_SUCCESS};
-    float partial[PARTS];
-    size_t chunk, parts, i;
     cl_mem buf = NULL;
+    float sum = 0.0f;
     cl_int err;
-    double sum = 0;
 
     if (!result)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: result is NULL", fn);
     if ((st = check_sizes(ctx, fn, count, 1, 1)))
         return st;
     CHECK("x", x, count, 1);
-    chunk = (count + PARTS - 1) / PARTS;
-    parts = (count + chunk - 1) / chunk;
-    if ((st = lstmcl__buffer_get(ctx, PARTS * sizeof(float), &buf)))
+    if ((st = lstmcl__buffer_get(ctx, sizeof(float), &buf)))
         return st;
-    k.k = ctx->k_sum_squares;
-    lstmcl__arg_int(&k, count);
-    lstmcl__arg_int(&k, chunk);
-    lstmcl__arg_mem(&k, x.mem);
-    lstmcl__arg_int(&k, x.offset);
-    lstmcl__arg_mem(&k, buf);
-    st = lstmcl__launch(ctx, &k, "lstm_sum_squares", parts, 1);
+    st = sum_squares(ctx, count, x, -1.0f, buf, 0);
     if (st == LSTMCL_SUCCESS) {
         err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
-                            clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0,
-                                                parts * sizeof(float), partial, 0, NULL, NULL));
+                            clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, sizeof sum, &sum, 0,
+                                                NULL, NULL));
         if (err != CL_SUCCESS)
-            st = lstmcl__fail_cl(ctx, err, "reading the sums of squares");
+            st = lstmcl__fail_cl(ctx, err, "reading the sum of squares");
     }
-    lstmcl__buffer_put(ctx, buf, PARTS * sizeof(float));
+    lstmcl__buffer_put(ctx, buf, sizeof(float));
     if (st != LSTMCL_SUCCESS)
         return st;
-    for (i = 0; i < parts; i++)
-        sum += partial[i];
     *result = sum;
     return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl_clip_scale(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
+                                float max_norm, lstmcl_tensor out)
+{
+    START("lstmcl_clip_scale");
+    if (!(max_norm >= 0) || !isfinite(max_norm))
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: max_norm must be finite and at least 0 (0: no clipping)", fn);
+    if ((st = check_sizes(ctx, fn, count, 1, 1)))
+        return st;
+    CHECK("x", x, count, 1);
+    CHECK("out", out, 2, 1);
+    return sum_squares(ctx, count, x, max_norm, out.mem, out.offset);
 }
 
 void lstmcl_adam_default_settings(lstmcl_adam_settings *s)
@@ -236,13 +273,12 @@ void lstmcl_adam_default_settings(lstmcl_adam_settings *s)
     s->epsilon = 1e-8f;
 }
 
-lstmcl_status lstmcl_adam_step(lstmcl_context *ctx, size_t count, lstmcl_tensor params,
-                               lstmcl_tensor grads, lstmcl_tensor m, lstmcl_tensor v,
-                               const lstmcl_adam_settings *s, unsigned long step,
-                               float grad_scale)
+static lstmcl_status adam(lstmcl_context *ctx, const char *fn, size_t count,
+                          lstmcl_tensor params, lstmcl_tensor grads, lstmcl_tensor m,
+                          lstmcl_tensor v, const lstmcl_adam_settings *s, unsigned long step,
+                          float grad_scale, lstmcl_tensor scale)
 {
-    START("lstmcl_adam_step");
-    lstmcl_argset k = {NULL, 0, CL_SUCCESS};
+    lstmcl_status st;
     double c1, c2;
     if (!s)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: settings is NULL", fn);
@@ -261,22 +297,38 @@ lstmcl_status lstmcl_adam_step(lstmcl_context *ctx, size_t count, lstmcl_tensor 
     CHECK("grads", grads, count, 1);
     CHECK("m", m, count, 1);
     CHECK("v", v, count, 1);
+    CHECK("grad_scale", scale, 1, 0);
     c1 = 1.0 - pow(s->beta1, (double)step);
     c2 = 1.0 - pow(s->beta2, (double)step);
-    k.k = ctx->k_adam;
-    lstmcl__arg_int(&k, count);
-    lstmcl__arg_mem(&k, params.mem);
-    lstmcl__arg_int(&k, params.offset);
-    lstmcl__arg_mem(&k, grads.mem);
-    lstmcl__arg_int(&k, grads.offset);
-    lstmcl__arg_mem(&k, m.mem);
-    lstmcl__arg_int(&k, m.offset);
-    lstmcl__arg_mem(&k, v.mem);
-    lstmcl__arg_int(&k, v.offset);
-    lstmcl__arg_float(&k, (float)(s->learning_rate * sqrt(c2) / c1));
-    lstmcl__arg_float(&k, s->beta1);
-    lstmcl__arg_float(&k, s->beta2);
-    lstmcl__arg_float(&k, (float)(s->epsilon * sqrt(c2)));
-    lstmcl__arg_float(&k, grad_scale);
-    return lstmcl__launch(ctx, &k, "lstm_adam", count, 1);
+    return LSTMCL_RUN(ctx, lstm_adam, lstmcl__items(count, 1), .count = count,
+                      .p = params.mem, .p_off = params.offset, .g = grads.mem,
+                      .g_off = grads.offset, .m = m.mem, .m_off = m.offset, .v = v.mem,
+                      .v_off = v.offset, .lr_t = (float)(s->learning_rate * sqrt(c2) / c1),
+                      .b1 = s->beta1, .b2 = s->beta2, .eps_t = (float)(s->epsilon * sqrt(c2)),
+                      .grad_scale = grad_scale, .scale = scale.mem, .scale_off = scale.offset);
+}
+
+lstmcl_status lstmcl_adam_step(lstmcl_context *ctx, size_t count, lstmcl_tensor params,
+                               lstmcl_tensor grads, lstmcl_tensor m, lstmcl_tensor v,
+                               const lstmcl_adam_settings *s, unsigned long step,
+                               float grad_scale)
+{
+    const lstmcl_tensor none = {NULL, 0};
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    return adam(ctx, "lstmcl_adam_step", count, params, grads, m, v, s, step, grad_scale, none);
+}
+
+lstmcl_status lstmcl_adam_step_scaled(lstmcl_context *ctx, size_t count, lstmcl_tensor params,
+                                      lstmcl_tensor grads, lstmcl_tensor m, lstmcl_tensor v,
+                                      const lstmcl_adam_settings *s, unsigned long step,
+                                      lstmcl_tensor grad_scale)
+{
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (!grad_scale.mem)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "lstmcl_adam_step_scaled: grad_scale is required but its mem is NULL");
+    return adam(ctx, "lstmcl_adam_step_scaled", count, params, grads, m, v, s, step, 1.0f,
+                grad_scale);
 }

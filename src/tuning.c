@@ -3,17 +3,29 @@
  *
  * Format (text, one directive per line, '#' starts a comment):
  *   lstmcl-tuning 1                      first directive: format and version
- *   device NAME                          "platform / device" it was made for, or *
+ *   device PATTERN                       "platform / device" it was made for: a
+ *                                        shell pattern (fnmatch: *, ?, [...])
  *   kernel KERNEL NAME=VALUE ...         CLBlast kernel and its parameters
- *   recurrent fused|gemm                 the per-step path measured fastest
+ *   recurrent fused|gemm|tiled           the per-step path measured fastest
  * Files are parsed as untrusted input: every limit is checked, and anything
- * unexpected rejects the whole file. */
+ * unexpected rejects the whole file.
+ *
+ * CLBlast keeps parameter overrides per device for the whole process, and
+ * its C API cannot undo them.  lstmcl records, per device, the settings in
+ * effect and how many live contexts use them.  A context with other
+ * settings waits for none: if no live context uses the old ones, CLBlast's
+ * own parameters (read before lstmcl first overrode them) are put back
+ * where the new settings leave a kernel alone, and the new ones applied; if
+ * one does, creation fails with LSTMCL_ERROR_CONFLICT. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "clblast_params.h"
 
 #include <clblast_c.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +116,15 @@ int lstmcl__tuning_parse(const char *text, size_t len, lstmcl_tuning *out, char 
         } else if (wl == 9 && !strncmp(w, "recurrent", 9)) {
             wl = word(&p, &w);
             if (wl == 5 && !strncmp(w, "fused", 5))
-                out->recurrent = 1;
+                out->recurrent = LSTMCL_PATH_FUSED;
             else if (wl == 4 && !strncmp(w, "gemm", 4))
-                out->recurrent = 2;
+                out->recurrent = LSTMCL_PATH_GEMM;
+            else if (wl == 5 && !strncmp(w, "tiled", 5))
+                out->recurrent = LSTMCL_PATH_TILED;
             else {
-                snprintf(err, errlen, "line %zu: 'recurrent fused' or 'recurrent gemm' expected",
+                snprintf(err, errlen,
+                         "line %zu: 'recurrent fused' or 'recurrent gemm' or 'recurrent tiled' "
+                         "expected",
                          lineno);
                 return -1;
             }
@@ -219,29 +235,192 @@ void lstmcl__tuning_file_name(const char *device_name, char *out, size_t cap)
     strcat(out, ".tune");
 }
 
-static lstmcl_status apply(lstmcl_context *ctx, const lstmcl_tuning *t, const char *origin)
+/* ------------------------------------------------ CLBlast's overrides */
+
+#define HELD_DEVICES 64
+
+typedef struct {
+    char name[LSTMCL_TUNE_NAME_MAX + 1];
+    size_t n;
+    char names[LSTMCL_TUNE_PARAMS_MAX][LSTMCL_CLBLAST_NAME_MAX + 1];
+    size_t values[LSTMCL_TUNE_PARAMS_MAX];
+} saved_kernel;
+
+/* What lstmcl has told CLBlast for one device. */
+typedef struct {
+    cl_device_id device;
+    int users;                 /* live contexts holding these settings */
+    lstmcl_tuning applied;     /* its kernel lines (nkernels 0: CLBlast's own) */
+    char origin[600];          /* where they came from, for messages */
+    int nsaved;
+    saved_kernel saved[LSTMCL_TUNE_KERNELS_MAX]; /* CLBlast's own, before the first override */
+} held_device;
+
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static held_device held[HELD_DEVICES];
+static int nheld;
+
+static held_device *held_for(cl_device_id device)
+{
+    int i;
+    for (i = 0; i < nheld; i++)
+        if (held[i].device == device)
+            return &held[i];
+    if (nheld == HELD_DEVICES)
+        return NULL;
+    memset(&held[nheld], 0, sizeof held[nheld]);
+    held[nheld].device = device;
+    return &held[nheld++];
+}
+
+static int same_kernels(const lstmcl_tuning *a, const lstmcl_tuning *b)
 {
     int i, j;
-    if (t->recurrent && !ctx->path_forced)
-        ctx->fused = t->recurrent == 1;
+    if (a->nkernels != b->nkernels)
+        return 0;
+    for (i = 0; i < a->nkernels; i++) {
+        const lstmcl_tuning_kernel *x = &a->kernels[i], *y = &b->kernels[i];
+        if (strcmp(x->name, y->name) != 0 || x->nparams != y->nparams)
+            return 0;
+        for (j = 0; j < x->nparams; j++)
+            if (strcmp(x->params[j].name, y->params[j].name) != 0 ||
+                x->params[j].value != y->params[j].value)
+                return 0;
+    }
+    return 1;
+}
+
+static const lstmcl_tuning_kernel *find_kernel(const lstmcl_tuning *t, const char *name)
+{
+    int i;
+    for (i = 0; i < t->nkernels; i++)
+        if (strcmp(t->kernels[i].name, name) == 0)
+            return &t->kernels[i];
+    return NULL;
+}
+
+static CLBlastStatusCode override(cl_device_id device, const char *kernel, size_t n,
+                                  const char **names, const size_t *values)
+{
+    if (lstmcl__inject())
+        return CLBlastInvalidOverrideKernel;
+    return CLBlastOverrideParameters(device, kernel, CLBlastPrecisionSingle, n, names, values);
+}
+
+/* Under held_lock: makes CLBlast's parameters for h's device those of t. */
+static lstmcl_status switch_to(lstmcl_context *ctx, held_device *h, const lstmcl_tuning *t,
+                               const char *origin)
+{
+    const char *names[LSTMCL_TUNE_PARAMS_MAX];
+    size_t values[LSTMCL_TUNE_PARAMS_MAX];
+    CLBlastStatusCode s;
+    int i, j;
+
+    /* CLBlast's own parameters back where t leaves a kernel alone */
+    for (i = 0; i < h->nsaved; i++) {
+        const saved_kernel *k = &h->saved[i];
+        if (find_kernel(t, k->name) || !find_kernel(&h->applied, k->name))
+            continue;
+        for (j = 0; j < (int)k->n; j++)
+            names[j] = k->names[j];
+        s = override(ctx->device, k->name, k->n, names, k->values);
+        if (s != CLBlastSuccess)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
+                                "restoring CLBlast's own parameters of kernel %s failed (status "
+                                "%d)",
+                                k->name, (int)s);
+    }
     for (i = 0; i < t->nkernels; i++) {
         const lstmcl_tuning_kernel *k = &t->kernels[i];
-        const char *names[LSTMCL_TUNE_PARAMS_MAX];
-        size_t values[LSTMCL_TUNE_PARAMS_MAX];
-        CLBlastStatusCode s;
+        int have = 0;
+        for (j = 0; j < h->nsaved; j++)
+            have |= strcmp(h->saved[j].name, k->name) == 0;
+        if (!have) { /* read CLBlast's own first, to put them back later */
+            saved_kernel *sk = &h->saved[h->nsaved];
+            int r = h->nsaved == LSTMCL_TUNE_KERNELS_MAX
+                        ? -1
+                        : lstmcl__clblast_retrieve(ctx->device, k->name, LSTMCL_TUNE_PARAMS_MAX,
+                                                   sk->names, sk->values, &sk->n);
+            if (r != 0)
+                return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
+                                    "tuning %s: CLBlast does not know kernel %s (status %d)",
+                                    origin, k->name, r);
+            snprintf(sk->name, sizeof sk->name, "%s", k->name);
+            h->nsaved++;
+        }
         for (j = 0; j < k->nparams; j++) {
             names[j] = k->params[j].name;
             values[j] = k->params[j].value;
         }
-        s = CLBlastOverrideParameters(ctx->device, k->name, CLBlastPrecisionSingle,
-                                      (size_t)k->nparams, names, values);
+        s = override(ctx->device, k->name, (size_t)k->nparams, names, values);
         if (s != CLBlastSuccess)
             return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
                                 "tuning %s: CLBlast refused the parameters of kernel %s "
                                 "(status %d)",
                                 origin, k->name, (int)s);
     }
+    h->applied = *t;
+    snprintf(h->origin, sizeof h->origin, "%s", origin);
     return LSTMCL_SUCCESS;
+}
+
+/* Takes a use of t's CLBlast parameters for the context's device. */
+static lstmcl_status hold(lstmcl_context *ctx, const lstmcl_tuning *t, const char *origin)
+{
+    held_device *h;
+    lstmcl_status st = LSTMCL_SUCCESS;
+
+    pthread_mutex_lock(&held_lock);
+    h = held_for(ctx->device);
+    if (!h) {
+        st = lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY,
+                          "more than %d devices with CLBlast settings in one process",
+                          HELD_DEVICES);
+    } else if (!same_kernels(&h->applied, t)) {
+        if (h->users > 0)
+            st = lstmcl__fail(ctx, LSTMCL_ERROR_CONFLICT,
+                              "CLBlast's GEMM parameters hold for the whole process, and %d live "
+                              "lstmcl context%s on %s use%s those of %s, not those of %s: "
+                              "destroy %s first, or give every context the same tuning",
+                              h->users, h->users > 1 ? "s" : "", ctx->device_name,
+                              h->users > 1 ? "" : "s", h->origin, origin,
+                              h->users > 1 ? "them" : "it");
+        else
+            st = switch_to(ctx, h, t, origin);
+    }
+    if (st == LSTMCL_SUCCESS) {
+        h->users++;
+        ctx->tuning_held = 1;
+    }
+    pthread_mutex_unlock(&held_lock);
+    return st;
+}
+
+void lstmcl__tuning_release(lstmcl_context *ctx)
+{
+    held_device *h;
+    if (!ctx->tuning_held)
+        return;
+    pthread_mutex_lock(&held_lock);
+    h = held_for(ctx->device);
+    if (h && h->users > 0)
+        h->users--;
+    pthread_mutex_unlock(&held_lock);
+    ctx->tuning_held = 0;
+}
+
+static lstmcl_status apply(lstmcl_context *ctx, const lstmcl_tuning *t, const char *origin)
+{
+    if (t->recurrent && !ctx->path_forced) {
+        if (t->recurrent == LSTMCL_PATH_FUSED && !ctx->cpu)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_IO,
+                                "tuning %s says 'recurrent fused', but the fused kernels are "
+                                "shaped for CPUs and %s is not one (set LSTMCL_RECURRENT=fused "
+                                "to insist)",
+                                origin, ctx->device_name);
+        ctx->path = (lstmcl_path)t->recurrent;
+    }
+    return hold(ctx, t, origin);
 }
 
 static lstmcl_status read_file(lstmcl_context *ctx, const char *path, char **text, size_t *len)
@@ -304,10 +483,11 @@ lstmcl_status lstmcl__tuning_apply(lstmcl_context *ctx)
     lstmcl_tuning t;
     lstmcl_status st;
 
+    memset(&t, 0, sizeof t);
     snprintf(ctx->tuning, sizeof ctx->tuning, "none (CLBlast's own parameters)");
     if (mode && strcmp(mode, "off") == 0) {
         snprintf(ctx->tuning, sizeof ctx->tuning, "off (LSTMCL_TUNING=off)");
-        return LSTMCL_SUCCESS;
+        return hold(ctx, &t, "LSTMCL_TUNING=off (CLBlast's own)");
     }
     if (mode && *mode && strcmp(mode, "on") != 0)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
@@ -336,7 +516,7 @@ lstmcl_status lstmcl__tuning_apply(lstmcl_context *ctx)
                                 "tuning file %s is malformed: %s (delete it, or run "
                                 "lstmcl-tune again)",
                                 path, err);
-        if (strcmp(t.device, "*") != 0 && strcmp(t.device, ctx->device_name) != 0)
+        if (fnmatch(t.device, ctx->device_name, 0) != 0)
             return lstmcl__fail(ctx, LSTMCL_ERROR_IO,
                                 "tuning file %s was made for '%s', not for '%s'", path, t.device,
                                 ctx->device_name);
@@ -349,12 +529,17 @@ lstmcl_status lstmcl__tuning_apply(lstmcl_context *ctx)
         if (lstmcl__tuning_parse(lstmcl__source_pocl_x86_64_tune,
                                  strlen(lstmcl__source_pocl_x86_64_tune), &t, err, sizeof err))
             return lstmcl__fail(ctx, LSTMCL_ERROR_IO, "shipped tuning is malformed: %s", err);
-        st = apply(ctx, &t, "shipped for PoCL on x86-64");
+        if (fnmatch(t.device, ctx->device_name, 0) != 0) {
+            memset(&t, 0, sizeof t);
+            return hold(ctx, &t, "no tuning file (CLBlast's own)");
+        }
+        st = apply(ctx, &t, "the shipped tuning for PoCL on x86-64");
         if (st == LSTMCL_SUCCESS)
             snprintf(ctx->tuning, sizeof ctx->tuning, "shipped defaults for PoCL on x86-64");
         return st;
     }
-    return LSTMCL_SUCCESS;
+    memset(&t, 0, sizeof t);
+    return hold(ctx, &t, "no tuning file (CLBlast's own)");
 }
 
 const char *lstmcl_context_tuning(const lstmcl_context *ctx)
