@@ -8,6 +8,13 @@ trap 'rm -f "$out"' EXIT
 grep -q "train-step" "$out"
 grep -q "where the time goes" "$out"
 grep -q "per-step backward work" "$out"
+grep -q "^launches per step" "$out"
+# on the GEMM path both per-step GEMMs run in place: one kernel and one GEMM
+# per step each way, none of them padding or copying
+LSTMCL_RECURRENT=gemm "$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-host \
+    --breakdown > "$out" 2>/dev/null
+grep "^launches per step" "$out"
+grep -q "^launches per step (gemm path): forward 1 lstmcl kernel + 1 CLBlast GEMM (0 padding or copying); backward 1 + 1 (0 padding or copying)$" "$out"
 "$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-host --csv > "$out" 2>/dev/null
 grep -q "^2,3,4,5,custom,train-step,lstmcl-host-api," "$out"
 "$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-host --json > "$out" 2>/dev/null

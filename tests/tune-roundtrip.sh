@@ -16,7 +16,7 @@ trap 'rm -rf "$dir"' EXIT
 }
 grep -q '^lstmcl-tuning 1$' "$dir/t.tune"
 grep -q '^device ' "$dir/t.tune"
-grep -Eq '^recurrent (fused|gemm)$' "$dir/t.tune"
+grep -Eq '^recurrent (fused|gemm|tiled)$' "$dir/t.tune"
 LSTMCL_TUNING_FILE="$dir/t.tune" "$demo" --shape 3,4,5,6 --repeat 1 > "$dir/demo"
 grep -q "match the reference" "$dir/demo"
 echo "tuning file written and applied"

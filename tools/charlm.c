@@ -147,6 +147,7 @@ struct charlm {
     lstmcl_stack *stack;
     cl_mem params, grads, m, v;
     cl_mem tok_in, tok_out, x, dx, h, dh, logits, dlogits, loss;
+    cl_mem clip; /* the gradient scale and norm, computed on the device */
     cl_mem hs[2], cs[2];
     int cur;
     float *host_loss;
@@ -220,7 +221,7 @@ void charlm_destroy(charlm *lm)
 {
     cl_mem *all[] = {&lm->params, &lm->grads, &lm->m,       &lm->v,      &lm->tok_in,
                      &lm->tok_out, &lm->x,    &lm->dx,      &lm->h,      &lm->dh,
-                     &lm->logits, &lm->dlogits, &lm->loss,  &lm->hs[0],  &lm->hs[1],
+                     &lm->logits, &lm->dlogits, &lm->loss,  &lm->clip, &lm->hs[0],  &lm->hs[1],
                      &lm->cs[0],  &lm->cs[1]};
     size_t i;
     if (!lm)
@@ -296,6 +297,7 @@ static int model_alloc(charlm **out, lstmcl_context *ctx, const charlm_config *c
     lm->logits = buffer(ctx, N * T * V * 4, &ok);
     lm->dlogits = buffer(ctx, N * T * V * 4, &ok);
     lm->loss = buffer(ctx, N * T * 4, &ok);
+    lm->clip = buffer(ctx, 2 * 4, &ok);
     for (i = 0; i < 2; i++) {
         lm->hs[i] = buffer(ctx, state * 4, &ok);
         lm->cs[i] = buffer(ctx, state * 4, &ok);
@@ -367,8 +369,7 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     lstmcl_context *ctx = lm->ctx;
     lstmcl_adam_settings adam;
     lstmcl_status st;
-    double sq = 0, sum = 0;
-    float scale = 1.0f;
+    double sum = 0;
     size_t i, t;
 
     if (c->V != V || c->ntrain < 2)
@@ -413,13 +414,13 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
                               T_(lm->grads, lm->off_stack), 0));
     TRY(lstmcl_embedding_backward(ctx, NT, E, V, T_(lm->tok_in, 0), T_(lm->dx, 0),
                                   T_(lm->grads, 0), 0));
-    TRY(lstmcl_sum_squares(ctx, lm->P, T_(lm->grads, 0), &sq));
-    if (k->clip > 0 && sqrt(sq) > k->clip)
-        scale = (float)(k->clip / sqrt(sq));
+    /* clipping on the device: nothing is read back before Adam */
+    TRY(lstmcl_clip_scale(ctx, lm->P, T_(lm->grads, 0), k->clip, T_(lm->clip, 0)));
     lstmcl_adam_default_settings(&adam);
     adam.learning_rate = k->lr;
-    TRY(lstmcl_adam_step(ctx, lm->P, T_(lm->params, 0), T_(lm->grads, 0), T_(lm->m, 0),
-                         T_(lm->v, 0), &adam, (unsigned long)(lm->step + 1), scale));
+    TRY(lstmcl_adam_step_scaled(ctx, lm->P, T_(lm->params, 0), T_(lm->grads, 0), T_(lm->m, 0),
+                                T_(lm->v, 0), &adam, (unsigned long)(lm->step + 1),
+                                T_(lm->clip, 0)));
     if (clEnqueueReadBuffer(lm->q, lm->loss, CL_TRUE, 0, NT * 4, lm->host_loss, 0, NULL, NULL) !=
         CL_SUCCESS)
         return FAIL("cannot read the loss");

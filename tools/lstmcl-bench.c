@@ -274,6 +274,68 @@ static void measure(lstmcl_context *ctx, const shape *s, const timing *tm, int h
 
 /* ----------------------------------------------------------- breakdown */
 
+/* What one training forward and backward at N, T, D, H enqueue (the
+ * context's counters), on the device-buffer API. */
+static void count_pass(lstmcl_context *ctx, size_t N, size_t T, size_t D, size_t H,
+                       lstmcl_counters *fwd, lstmcl_counters *bwd)
+{
+    cl_mem bx = upload(ctx, NULL, N * T * D), bWx = upload(ctx, NULL, D * 4 * H);
+    cl_mem bWh = upload(ctx, NULL, H * 4 * H), bb = upload(ctx, NULL, 4 * H);
+    cl_mem bh = upload(ctx, NULL, N * T * H), bdh = upload(ctx, NULL, N * T * H);
+    cl_mem bdx = upload(ctx, NULL, N * T * D), bdh0 = upload(ctx, NULL, N * H);
+    cl_mem bdWx = upload(ctx, NULL, D * 4 * H), bdWh = upload(ctx, NULL, H * 4 * H);
+    cl_mem bdb = upload(ctx, NULL, 4 * H), reserve, h0 = upload(ctx, NULL, N * H);
+    lstmcl_plan *plan = NULL;
+    lstmcl_forward_args fa;
+    lstmcl_backward_args ba;
+    lstmcl_status st;
+    size_t rbytes = 0;
+    cl_mem all[12];
+    int i;
+
+    if ((st = lstmcl_plan_create(&plan, ctx, N, T, D, H)))
+        die("lstmcl_plan_create", ctx, st);
+    lstmcl_plan_reserve_size(plan, &rbytes);
+    reserve = upload(ctx, NULL, rbytes / sizeof(float));
+    memset(&fa, 0, sizeof fa);
+    fa.x.mem = bx, fa.h0.mem = h0, fa.Wx.mem = bWx, fa.Wh.mem = bWh, fa.b.mem = bb;
+    fa.h.mem = bh, fa.reserve = reserve;
+    memset(&ba, 0, sizeof ba);
+    ba.x.mem = bx, ba.Wx.mem = bWx, ba.Wh.mem = bWh, ba.dh.mem = bdh, ba.dx.mem = bdx;
+    ba.dh0.mem = bdh0, ba.dWx.mem = bdWx, ba.dWh.mem = bdWh, ba.db.mem = bdb;
+    ba.reserve = reserve;
+    lstmcl_context_counters(ctx, NULL, 1);
+    if ((st = lstmcl_plan_forward(plan, &fa)))
+        die("lstmcl_plan_forward", ctx, st);
+    lstmcl_context_counters(ctx, fwd, 1);
+    if ((st = lstmcl_plan_backward(plan, &ba)))
+        die("lstmcl_plan_backward", ctx, st);
+    lstmcl_context_counters(ctx, bwd, 1);
+    clFinish(lstmcl_context_queue(ctx));
+    lstmcl_plan_destroy(plan);
+    all[0] = bx, all[1] = bWx, all[2] = bWh, all[3] = bb, all[4] = bh, all[5] = bdh;
+    all[6] = bdx, all[7] = bdh0, all[8] = bdWx, all[9] = bdWh, all[10] = bdb, all[11] = reserve;
+    for (i = 0; i < 12; i++)
+        clReleaseMemObject(all[i]);
+    clReleaseMemObject(h0);
+}
+
+/* Launches per time step: the difference between sequences of T+1 and T
+ * steps (what runs once per call cancels out). */
+static void per_step_launches(lstmcl_context *ctx, const shape *s)
+{
+    lstmcl_counters f1, b1, f2, b2;
+    const size_t T = s->T > 1 ? s->T - 1 : 1;
+    count_pass(ctx, s->N, T, s->D, s->H, &f1, &b1);
+    count_pass(ctx, s->N, T + 1, s->D, s->H, &f2, &b2);
+    printf("launches per step (%s path): forward %llu lstmcl kernel%s + %llu CLBlast GEMM%s "
+           "(%llu padding or copying); backward %llu + %llu (%llu padding or copying)\n",
+           lstmcl_context_recurrent_path(ctx), f2.kernels - f1.kernels,
+           f2.kernels - f1.kernels == 1 ? "" : "s", f2.gemms - f1.gemms,
+           f2.gemms - f1.gemms == 1 ? "" : "s", f2.gemms_copying - f1.gemms_copying,
+           b2.kernels - b1.kernels, b2.gemms - b1.gemms, b2.gemms_copying - b1.gemms_copying);
+}
+
 /* Where a training step's time goes at one shape: the big GEMMs timed alone
  * through lstmcl's linear layer (the same CLBlast calls the passes make),
  * and the per-step work as what is left of each pass. */
@@ -338,6 +400,7 @@ static void breakdown(lstmcl_context *ctx, const shape *s, const timing *tm, con
            fwd_steps * 1e3, fwd_steps > 0 ? step_flop / fwd_steps * 1e-9 : 0.0);
     printf("  %-44s %8.1f ms %7.1f GFLOP/s\n", "per-step backward work (the rest of backward)",
            bwd_steps * 1e3, bwd_steps > 0 ? step_flop / bwd_steps * 1e-9 : 0.0);
+    per_step_launches(ctx, s);
 }
 
 /* ------------------------------------------------------- first calls */
@@ -644,9 +707,11 @@ int main(int argc, char **argv)
         uname(&u);
         if (fmt == OUT_JSON) {
             printf("{\n  \"date\": \"%s\",\n  \"device\": \"%s\",\n  \"driver\": \"%s\",\n"
+                   "  \"recurrent_path\": \"%s\",\n"
                    "  \"host_cpu\": \"%s\",\n  \"host_cores\": %ld,\n  \"openblas\": \"%s\",\n"
                    "  \"repeat\": %d,\n  \"warmup\": %d,\n",
-                   when, lstmcl_context_device_name(ctx), drv, cpu, sysconf(_SC_NPROCESSORS_ONLN),
+                   when, lstmcl_context_device_name(ctx), drv,
+                   lstmcl_context_recurrent_path(ctx), cpu, sysconf(_SC_NPROCESSORS_ONLN),
                    openblas_get_config(), tm.repeat, tm.warmup);
             if (fc_ok)
                 printf("  \"first_call\": {\"N\": %zu, \"T\": %zu, \"D\": %zu, \"H\": %zu, "
@@ -662,6 +727,8 @@ int main(int argc, char **argv)
             printf("lstmcl-bench %s, %s\n", lstmcl_version_string(), when);
             printf("device: %s (driver %s, %u compute units)\n", lstmcl_context_device_name(ctx),
                    drv, cus);
+            printf("lstmcl: per-step path %s; CLBlast parameters: %s\n",
+                   lstmcl_context_recurrent_path(ctx), lstmcl_context_tuning(ctx));
             printf("host:   %s, %ld cores, %s %s; OpenBLAS %s, %d threads\n", cpu,
                    sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, openblas_get_config(),
                    openblas_get_num_threads());

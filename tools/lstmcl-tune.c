@@ -544,29 +544,33 @@ int main(int argc, char **argv)
         unlink(tmp);
         return 1;
     }
-    /* the per-step path: a training step on each, with the parameters found */
+    /* the per-step path: a training step on each, with the parameters found;
+     * the CPU-shaped fused kernels are tried on CPUs only */
     {
-        double t_path[2];
-        static const char *const paths[2] = {"fused", "gemm"};
-        int k;
+        static const char *const paths[3] = {"fused", "gemm", "tiled"};
+        const int first = (list[chosen].type & CL_DEVICE_TYPE_CPU) ? 0 : 1;
+        double t_path[3] = {0, 0, 0};
+        int k, best_k = -1;
         setenv("LSTMCL_TUNING_FILE", tmp, 1);
-        for (k = 0; k < 2; k++) {
+        for (k = first; k < 3; k++) {
             setenv("LSTMCL_RECURRENT", paths[k], 1);
             t_path[k] = try_candidate(argv[0], device, &s, "path", 300, why, sizeof why);
             if (t_path[k] > 0)
-                fprintf(stderr, "  per-step path %-5s: training step %.1f ms\n", paths[k],
+                fprintf(stderr, "  per-step path %-5s: training step %.2f ms\n", paths[k],
                         t_path[k] * 1e3);
             else
                 fprintf(stderr, "  per-step path %-5s: failed (%s)\n", paths[k], why);
+            if (t_path[k] > 0 && (best_k < 0 || t_path[k] < t_path[best_k]))
+                best_k = k;
         }
         unsetenv("LSTMCL_RECURRENT");
         unsetenv("LSTMCL_TUNING_FILE");
         f = fopen(tmp, "a");
-        if (f && (t_path[0] > 0 || t_path[1] > 0)) {
-            int fused = t_path[1] <= 0 || (t_path[0] > 0 && t_path[0] <= t_path[1]);
-            fprintf(f, "# per-step path: fused %.1f ms, gemm %.1f ms (training step)\n",
-                    t_path[0] * 1e3, t_path[1] * 1e3);
-            fprintf(f, "recurrent %s\n", fused ? "fused" : "gemm");
+        if (f && best_k >= 0) {
+            fprintf(f, "# per-step path, training step:");
+            for (k = first; k < 3; k++)
+                fprintf(f, " %s %.2f ms%s", paths[k], t_path[k] * 1e3, k < 2 ? "," : "\n");
+            fprintf(f, "recurrent %s\n", paths[best_k]);
         }
         if (!f || fclose(f) != 0) {
             fprintf(stderr, "lstmcl-tune: cannot write %s\n", tmp);
