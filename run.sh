@@ -52,7 +52,9 @@ demo)
     exec build/tools/lstmcl-demo "$@"
     ;;
 test)
-    install_missing oclgrind
+    # oclgrind: the kernel tests on a simulated device; clang-15: the kernel
+    # portability check (amdgcn and nvptx64)
+    install_missing oclgrind clang-15
     build
     exec meson test -C build --print-errorlogs "$@"
     ;;

@@ -386,6 +386,8 @@ START_TEST(kernel_dir_override)
 
     snprintf(path, sizeof path, "%s/fused.cl", dir);
     write_file(path, "/* nothing */\n");
+    snprintf(path, sizeof path, "%s/tiled.cl", dir);
+    write_file(path, "/* nothing */\n");
     snprintf(path, sizeof path, "%s/train.cl", dir);
     write_file(path, "/* nothing */\n");
     snprintf(path, sizeof path, "%s/lstm.cl", dir);
@@ -398,6 +400,8 @@ START_TEST(kernel_dir_override)
     unsetenv("LSTMCL_KERNEL_DIR");
     unlink(path);
     snprintf(path, sizeof path, "%s/fused.cl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/tiled.cl", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/train.cl", dir);
     unlink(path);

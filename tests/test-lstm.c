@@ -388,6 +388,14 @@ START_TEST(out_of_order_queue_is_refused)
 }
 END_TEST
 
+/* More batch rows than a GPU allows work-groups along dimension 1 (65535). */
+START_TEST(many_rows)
+{
+    sequence_case(70001, 2, 1, 3);
+    step_case(70001, 2, 3);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lstm");
@@ -409,6 +417,12 @@ int main(void)
     tc = tcase_create("application queue");
     tcase_add_test(tc, from_application_queue);
     tcase_add_test(tc, out_of_order_queue_is_refused);
+    suite_add_tcase(s, tc);
+
+    /* skipped on Oclgrind (tests/oclgrind.sh), where it would take minutes */
+    tc = tcase_create("many rows");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, many_rows);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

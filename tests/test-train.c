@@ -168,14 +168,14 @@ END_TEST
 
 /* ---------------------------------------------------------- embedding */
 
-START_TEST(embedding)
+static void embedding_case(size_t n, size_t D, size_t V)
 {
-    const size_t n = 37, D = 5, V = 7;
-    cl_int tokens[37];
+    cl_int *tokens = malloc(n * sizeof *tokens);
     float *table = tu_floats(V * D, 1), *dout = tu_floats(n * D, 1), *got;
     double *want = tu_dalloc(n * D), *dtab = tu_dalloc(V * D);
     lstmcl_tensor tt, ttab, tout, tdout, tdtab;
     size_t i, d;
+    ck_assert_ptr_nonnull(tokens);
     for (i = 0; i < n; i++)
         tokens[i] = i == 5 ? -1 : i == 9 ? (cl_int)V : (cl_int)tu_range(0, V - 1);
     for (i = 0; i < n; i++)
@@ -186,7 +186,7 @@ START_TEST(embedding)
             if (ok)
                 dtab[v * D + d] += dout[i * D + d];
         }
-    tt = dev(tokens, sizeof tokens), ttab = dev(table, V * D * 4), tout = dev(NULL, n * D * 4);
+    tt = dev(tokens, n * sizeof *tokens), ttab = dev(table, V * D * 4), tout = dev(NULL, n * D * 4);
     tdout = dev(dout, n * D * 4), tdtab = dev(NULL, V * D * 4);
     ck_assert_int_eq(lstmcl_embedding_forward(ctx, n, D, V, tt, ttab, tout), LSTMCL_SUCCESS);
     got = get(tout, n * D);
@@ -204,21 +204,38 @@ START_TEST(embedding)
         dtab[i] *= 2;
     got = get(tdtab, V * D), close_to("embedding backward, accumulated", got, dtab, V * D, 1e-6);
     free(got);
+    /* the same sums in the same order every time */
+    {
+        float *once, *twice;
+        ck_assert_int_eq(lstmcl_embedding_backward(ctx, n, D, V, tt, tdout, tdtab, 0),
+                         LSTMCL_SUCCESS);
+        once = get(tdtab, V * D);
+        ck_assert_int_eq(lstmcl_embedding_backward(ctx, n, D, V, tt, tdout, tdtab, 0),
+                         LSTMCL_SUCCESS);
+        twice = get(tdtab, V * D);
+        ck_assert(memcmp(once, twice, V * D * sizeof *once) == 0);
+        free(once), free(twice);
+    }
     ck_assert_int_eq(lstmcl_embedding_forward(ctx, 0, D, V, tt, ttab, tout),
                      LSTMCL_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(lstmcl_embedding_forward(ctx, n, D, V, none(), ttab, tout),
                      LSTMCL_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "tokens"));
-    free(table), free(dout), free(want), free(dtab);
+    free(table), free(dout), free(want), free(dtab), free(tokens);
     drop(tt), drop(ttab), drop(tout), drop(tdout), drop(tdtab);
+}
+
+START_TEST(embedding)
+{
+    embedding_case(37, 5, 7);
 }
 END_TEST
 
+
 /* ------------------------------------------------------------- linear */
 
-START_TEST(linear)
+static void linear_case(size_t R, size_t I, size_t O)
 {
-    const size_t R = tu_range(1, 9), I = tu_range(1, 9), O = tu_range(1, 9);
     float *x = tu_floats(R * I, 1), *W = tu_floats(I * O, 1), *b = tu_floats(O, 1);
     float *dy = tu_floats(R * O, 1), *got;
     double *y = tu_dalloc(R * O), *dx = tu_dalloc(R * I), *dW = tu_dalloc(I * O);
@@ -246,6 +263,11 @@ START_TEST(linear)
     got = get(tdb, O), close_to("linear db", got, db, O, 1e-5), free(got);
     free(x), free(W), free(b), free(dy), free(y), free(dx), free(dW), free(db);
     drop(tx), drop(tW), drop(tb), drop(ty), drop(tdy), drop(tdx), drop(tdW), drop(tdb);
+}
+
+START_TEST(linear)
+{
+    linear_case(tu_range(1, 9), tu_range(1, 9), tu_range(1, 9));
 }
 END_TEST
 
@@ -318,6 +340,53 @@ START_TEST(sum_squares)
 }
 END_TEST
 
+/* The clipping scale and the norm on the device, and Adam taking the scale
+ * from there: the same bits as Adam given the scale as a number. */
+START_TEST(clip_scale)
+{
+    const size_t n = tu_range(1, 5000);
+    float *g = tu_floats(n, 1), *p0 = tu_floats(n, 1), *zeros = calloc(n, sizeof(float));
+    lstmcl_tensor tg = dev(g, n * 4), out = dev(NULL, 2 * 4), small = dev(NULL, 4);
+    lstmcl_adam_settings s;
+    double norm = 0;
+    size_t i;
+    int c;
+
+    ck_assert_ptr_nonnull(zeros);
+    for (i = 0; i < n; i++)
+        norm += (double)g[i] * g[i];
+    norm = sqrt(norm);
+    lstmcl_adam_default_settings(&s);
+    for (c = 0; c < 3; c++) {
+        const float max_norm = c == 0 ? 0.0f : c == 1 ? (float)(2 * norm) : (float)(norm / 3);
+        const double want = c == 2 ? max_norm / norm : 1.0;
+        lstmcl_tensor p1 = dev(p0, n * 4), m1 = dev(zeros, n * 4), v1 = dev(zeros, n * 4);
+        lstmcl_tensor p2 = dev(p0, n * 4), m2 = dev(zeros, n * 4), v2 = dev(zeros, n * 4);
+        float *r, *a, *b;
+        ck_assert_int_eq(lstmcl_clip_scale(ctx, n, tg, max_norm, out), LSTMCL_SUCCESS);
+        r = get(out, 2);
+        ck_assert_msg(fabs(r[0] - want) <= 1e-5 * want, "scale %g, want %g", r[0], want);
+        ck_assert_msg(fabs(r[1] - norm) <= 1e-5 * norm, "norm %g, want %g", r[1], norm);
+        ck_assert_int_eq(lstmcl_adam_step_scaled(ctx, n, p1, tg, m1, v1, &s, 1, out),
+                         LSTMCL_SUCCESS);
+        ck_assert_int_eq(lstmcl_adam_step(ctx, n, p2, tg, m2, v2, &s, 1, r[0]), LSTMCL_SUCCESS);
+        a = get(p1, n), b = get(p2, n);
+        ck_assert(memcmp(a, b, n * sizeof *a) == 0);
+        free(r), free(a), free(b);
+        drop(p1), drop(m1), drop(v1), drop(p2), drop(m2), drop(v2);
+    }
+    ck_assert_int_eq(lstmcl_clip_scale(ctx, n, tg, -1.0f, out), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_clip_scale(ctx, n, tg, NAN, out), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_clip_scale(ctx, n, tg, 1.0f, small), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "out"));
+    ck_assert_int_eq(lstmcl_adam_step_scaled(ctx, n, tg, tg, tg, tg, &s, 1, none()),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "grad_scale"));
+    free(g), free(p0), free(zeros);
+    drop(tg), drop(out), drop(small);
+}
+END_TEST
+
 /* Two Adam steps computed by hand (Kingma & Ba, algorithm 1). */
 START_TEST(adam_by_hand)
 {
@@ -364,6 +433,16 @@ START_TEST(adam_by_hand)
 }
 END_TEST
 
+/* More rows than a GPU allows work-groups along dimension 1 (65535), and a
+ * vocabulary large enough to bound the sort's chunk count. */
+START_TEST(many_rows)
+{
+    embedding_case(70001, 3, 50);
+    embedding_case(70001, 2, 20000);
+    linear_case(70001, 2, 3);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -377,6 +456,13 @@ int main(void)
     tcase_add_test(tc, softmax_cross_entropy);
     tcase_add_loop_test(tc, sum_squares, 0, 3);
     tcase_add_test(tc, adam_by_hand);
+    tcase_add_loop_test(tc, clip_scale, 0, 3);
+    suite_add_tcase(s, tc);
+    /* skipped on Oclgrind (tests/oclgrind.sh), where they would take minutes */
+    tc = tcase_create("many rows");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, many_rows);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -2,6 +2,7 @@
  * context finds and applies them. */
 #define _POSIX_C_SOURCE 200809L
 #include "../src/internal.h"
+#include "../src/clblast_params.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -32,12 +33,15 @@ START_TEST(parse_good)
     ck_assert_str_eq(t.kernels[0].params[1].name, "MWG");
     ck_assert_uint_eq(t.kernels[0].params[1].value, 128);
     ck_assert_str_eq(t.kernels[1].params[0].name, "XGEMM_MIN_INDIRECT_SIZE");
-    ck_assert_int_eq(t.recurrent, 2);
+    ck_assert_int_eq(t.recurrent, LSTMCL_PATH_GEMM);
     /* the shipped file parses */
     ck_assert_int_eq(lstmcl__tuning_parse(lstmcl__source_pocl_x86_64_tune,
                                           strlen(lstmcl__source_pocl_x86_64_tune), &t, err, 256),
                      0);
-    ck_assert_str_eq(t.device, "*");
+    ck_assert_str_eq(t.device, "Portable Computing Language / *");
+    ck_assert_int_eq(t.recurrent, LSTMCL_PATH_FUSED);
+    ck_assert_msg(parse("lstmcl-tuning 1\ndevice x\nrecurrent tiled\n", &t, err) == 0, "%s", err);
+    ck_assert_int_eq(t.recurrent, LSTMCL_PATH_TILED);
 }
 END_TEST
 
@@ -138,6 +142,7 @@ START_TEST(context_finds_files)
                        "NDIMB=8 NDIMC=8 NWG=128 SA=0 SB=0 STRM=0 STRN=0 VWM=8 VWN=8\n";
 
     tu_context(); /* skips without a device */
+    tu_context_release(); /* holds settings of its own (overrides_are_restored) */
     strcpy(dir, "/tmp/lstmcl-tune-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     setenv("XDG_CACHE_HOME", dir, 1);
@@ -163,17 +168,38 @@ START_TEST(context_finds_files)
     /* its measured per-step path is used, unless LSTMCL_RECURRENT says otherwise */
     write_file(path, "lstmcl-tuning 1\ndevice *\nrecurrent gemm\n");
     ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
-    ck_assert_int_eq(ctx->fused, 0);
+    ck_assert_int_eq(ctx->path, LSTMCL_PATH_GEMM);
+    lstmcl_context_destroy(ctx);
+    write_file(path, "lstmcl-tuning 1\ndevice *\nrecurrent tiled\n");
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_str_eq(lstmcl_context_recurrent_path(ctx), "tiled");
     lstmcl_context_destroy(ctx);
     write_file(path, "lstmcl-tuning 1\ndevice *\nrecurrent fused\n");
     ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
-    ck_assert_int_eq(ctx->fused, 1);
+    ck_assert_int_eq(ctx->path, ctx->cpu ? LSTMCL_PATH_FUSED : LSTMCL_PATH_TILED);
     lstmcl_context_destroy(ctx);
     setenv("LSTMCL_RECURRENT", "gemm", 1);
     ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
-    ck_assert_int_eq(ctx->fused, 0);
+    ck_assert_int_eq(ctx->path, LSTMCL_PATH_GEMM);
     lstmcl_context_destroy(ctx);
     unsetenv("LSTMCL_RECURRENT");
+    /* the CPU-shaped fused kernels never reach a GPU from a file: seen as a
+     * GPU, the same file is refused, unless LSTMCL_RECURRENT insists */
+    setenv("LSTMCL_TEST_DEVICE_LIMITS", "gpu", 1);
+    ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_IO);
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "shaped for CPUs"));
+    setenv("LSTMCL_RECURRENT", "fused", 1);
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_int_eq(ctx->path, LSTMCL_PATH_FUSED);
+    lstmcl_context_destroy(ctx);
+    unsetenv("LSTMCL_RECURRENT");
+    /* and a GPU gets no CPU parameters and no CPU path by default */
+    unlink(path);
+    ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_tuning(ctx), "none"));
+    ck_assert_int_eq(ctx->path, LSTMCL_PATH_TILED);
+    lstmcl_context_destroy(ctx);
+    unsetenv("LSTMCL_TEST_DEVICE_LIMITS");
 
     /* a malformed file is an error naming it */
     write_file(path, "lstmcl-tuning 1\ndevice *\nkernel Xgemm KWG=banana\n");
@@ -213,6 +239,95 @@ START_TEST(context_finds_files)
 }
 END_TEST
 
+/* The value of parameter `name` of CLBlast's kernel on ctx's device. */
+static size_t clblast_param(lstmcl_context *ctx, const char *kernel, const char *name)
+{
+    char names[LSTMCL_TUNE_PARAMS_MAX][LSTMCL_CLBLAST_NAME_MAX + 1];
+    size_t values[LSTMCL_TUNE_PARAMS_MAX], n = 0, i;
+    ck_assert_int_eq(lstmcl__clblast_retrieve(ctx->device, kernel, LSTMCL_TUNE_PARAMS_MAX, names,
+                                              values, &n),
+                     0);
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return values[i];
+    ck_abort_msg("CLBlast's %s has no parameter %s", kernel, name);
+    return 0;
+}
+
+/* CLBlast's parameters are per process: a context with other settings puts
+ * CLBlast's own back where they no longer apply, and is refused while a
+ * live context uses the old ones. */
+START_TEST(overrides_are_restored)
+{
+    lstmcl_context *a = NULL, *b = NULL;
+    size_t own_mwg, own_kwg, own_min;
+    int shipped;
+    char file[128];
+    FILE *f;
+
+    unsetenv("LSTMCL_TUNING_FILE");
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HOME", "/nonexistent-lstmcl-test", 1);
+    /* the first context of this process: CLBlast's own parameters */
+    setenv("LSTMCL_TUNING", "off", 1);
+    if (create(&a) == LSTMCL_ERROR_NO_DEVICE)
+        tu_no_device(lstmcl_last_create_message());
+    ck_assert_msg(a != NULL, "%s", lstmcl_last_create_message());
+    own_mwg = clblast_param(a, "Xgemm", "MWG");
+    own_kwg = clblast_param(a, "Xgemm", "KWG");
+    own_min = clblast_param(a, "GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE");
+    lstmcl_context_destroy(a);
+
+    /* the default: on PoCL x86-64 the shipped parameters */
+    unsetenv("LSTMCL_TUNING");
+    ck_assert_int_eq(create(&a), LSTMCL_SUCCESS);
+    shipped = strstr(lstmcl_context_tuning(a), "shipped") != NULL;
+    if (shipped) {
+        ck_assert_uint_eq(clblast_param(a, "Xgemm", "MWG"), 128);
+        ck_assert_uint_eq(clblast_param(a, "GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE"), 1);
+        /* other settings while it lives: refused, saying why */
+        setenv("LSTMCL_TUNING", "off", 1);
+        ck_assert_int_eq(create(&b), LSTMCL_ERROR_CONFLICT);
+        ck_assert_ptr_null(b);
+        ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "destroy"));
+        unsetenv("LSTMCL_TUNING");
+        /* the same settings are fine */
+        ck_assert_int_eq(create(&b), LSTMCL_SUCCESS);
+        lstmcl_context_destroy(b);
+    }
+    lstmcl_context_destroy(a);
+
+    /* once it is gone, LSTMCL_TUNING=off means CLBlast's own again */
+    setenv("LSTMCL_TUNING", "off", 1);
+    ck_assert_int_eq(create(&b), LSTMCL_SUCCESS);
+    ck_assert_uint_eq(clblast_param(b, "Xgemm", "MWG"), own_mwg);
+    ck_assert_uint_eq(clblast_param(b, "Xgemm", "KWG"), own_kwg);
+    ck_assert_uint_eq(clblast_param(b, "GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE"), own_min);
+    lstmcl_context_destroy(b);
+    unsetenv("LSTMCL_TUNING");
+
+    /* a file that sets Xgemm alone, after one that set GemmRoutine too */
+    if (shipped) {
+        ck_assert_int_eq(create(&a), LSTMCL_SUCCESS);
+        lstmcl_context_destroy(a);
+    }
+    snprintf(file, sizeof file, "/tmp/lstmcl-restore-%ld.tune", (long)getpid());
+    f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("lstmcl-tuning 1\ndevice *\nkernel Xgemm GEMMK=0 KREG=1 KWG=32 KWI=2 MDIMA=8 "
+          "MDIMC=8 MWG=64 NDIMB=8 NDIMC=8 NWG=64 SA=0 SB=0 STRM=0 STRN=0 VWM=4 VWN=4\n",
+          f);
+    fclose(f);
+    setenv("LSTMCL_TUNING_FILE", file, 1);
+    ck_assert_int_eq(create(&b), LSTMCL_SUCCESS);
+    ck_assert_uint_eq(clblast_param(b, "Xgemm", "MWG"), 64);
+    ck_assert_uint_eq(clblast_param(b, "GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE"), own_min);
+    lstmcl_context_destroy(b);
+    unsetenv("LSTMCL_TUNING_FILE");
+    unlink(file);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tuning");
@@ -223,6 +338,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("contexts");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, overrides_are_restored);
     tcase_add_test(tc, context_finds_files);
     suite_add_tcase(s, tc);
     return tu_run(s);
