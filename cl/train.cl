@@ -213,3 +213,31 @@ __kernel void lstm_adam(const int count, __global float *p, const int p_off,
     v[v_off + i] = vi;
     p[p_off + i] -= lr_t * mi / (sqrt(vi) + eps_t);
 }
+
+/* Dropout's mask, counter-based: element i of a tensor is kept when
+ *   lstm_hash32(lstm_hash32(i ^ k0) ^ k1) >> 8  >=  thresh
+ * (24 bits; thresh = p·2^24, rounded), so the backward recomputes the
+ * forward's mask and no mask is stored.  lstm_hash32 is the "lowbias32"
+ * integer hash (Chris Wellons).  The keys come from the host
+ * (src/stack.c), one pair per training forward and layer. */
+static inline uint lstm_hash32(uint x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+/* x[i] = kept ? x[i]·scale : 0, in place; the same call applies the mask to
+ * the gradient in the backward. */
+__kernel void lstm_dropout(const int count, __global float *x, const int x_off, const uint k0,
+                           const uint k1, const uint thresh, const float scale)
+{
+    const int i = get_global_id(0);
+    if (i >= count)
+        return;
+    const uint r = lstm_hash32(lstm_hash32((uint)i ^ k0) ^ k1) >> 8;
+    x[x_off + i] = r >= thresh ? x[x_off + i] * scale : 0.0f;
+}

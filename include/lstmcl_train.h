@@ -45,6 +45,26 @@ LSTMCL_API lstmcl_status lstmcl_stack_forward(lstmcl_stack *stack, lstmcl_tensor
                                               lstmcl_tensor c0, lstmcl_tensor hT,
                                               lstmcl_tensor cT, lstmcl_tensor h, int training);
 
+/* Dropout between layers, as PyTorch's nn.LSTM(dropout=p): in a training
+ * forward, each element of every layer's output but the top one's is, on
+ * its way to the next layer, zeroed with probability p and otherwise
+ * multiplied by 1/(1-p); the carried states hT and cT are not touched.
+ * Inference forwards never drop.  p is in [0, 1); 0 (the default) turns it
+ * off.  The mask comes from a counter-based generator on the device, a
+ * function of (seed, counter, layer, element) only: nothing is stored, the
+ * backward recomputes its forward's mask, and runs repeat bitwise.  Change
+ * counter for every training forward (a step count) to draw new masks.
+ * The generator, for layer l's output (N,T,H) as a flat index i:
+ *   hash(x) = lowbias32: x ^= x>>16; x *= 0x7feb352d; x ^= x>>15;
+ *             x *= 0x846ca68b; x ^= x>>16            (32-bit unsigned)
+ *   a  = hash(lo32(seed) ^ hash(hi32(seed) ^ 0x68e31da4))
+ *   b  = hash(lo32(counter) ^ hash(hi32(counter) ^ a))
+ *   k0 = hash(b ^ l),  k1 = hash(k0 ^ 0x9e3779b9)
+ *   kept(i) = (hash(hash(i ^ k0) ^ k1) >> 8) >= round(p · 2^24) */
+LSTMCL_API lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *stack, float p,
+                                                  unsigned long long seed,
+                                                  unsigned long long counter);
+
 /* Backward of the last training forward, with the same x, params and c0.
  * dh (N,T,H): the gradient w.r.t. the top layer's h.  dx (N,T,D) optional.
  * dparams (param_count): overwritten, or added to when accumulate is set.

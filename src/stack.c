@@ -15,6 +15,12 @@ struct lstmcl_stack {
     cl_mem hmid[MAX_LAYERS];    /* outputs of layers 0..L-2 (N,T,H) */
     cl_mem dh[2];               /* gradients between layers (N,T,H) */
     int trained;                /* the last forward kept what the backward needs */
+    /* dropout between layers (lstmcl_stack_set_dropout) */
+    float dropout;
+    unsigned long long drop_seed, drop_counter;
+    /* what the last training forward dropped with, for its backward */
+    float fwd_dropout;
+    unsigned long long fwd_seed, fwd_counter;
 };
 
 static size_t din(const lstmcl_stack *s, size_t l)
@@ -130,6 +136,45 @@ static lstmcl_tensor whole(cl_mem m)
     return t;
 }
 
+static cl_uint hash32(cl_uint x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *s, float p, unsigned long long seed,
+                                       unsigned long long counter)
+{
+    lstmcl_context *ctx = alive(s);
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (!(p >= 0.0f && p < 1.0f))
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "lstmcl_stack_set_dropout: p is %g; it must be in [0, 1)", (double)p);
+    s->dropout = p, s->drop_seed = seed, s->drop_counter = counter;
+    return LSTMCL_SUCCESS;
+}
+
+/* Dropout (in place) on layer l's output, or on the gradient reaching it,
+ * with the mask of the last training forward (the generator is documented
+ * in lstmcl_train.h). */
+static lstmcl_status dropout(lstmcl_stack *s, size_t l, cl_mem m)
+{
+    const unsigned long long seed = s->fwd_seed, counter = s->fwd_counter;
+    const cl_uint a = hash32((cl_uint)seed ^ hash32((cl_uint)(seed >> 32) ^ 0x68e31da4u));
+    const cl_uint b = hash32((cl_uint)counter ^ hash32((cl_uint)(counter >> 32) ^ a));
+    const cl_uint k0 = hash32(b ^ (cl_uint)l), k1 = hash32(k0 ^ 0x9e3779b9u);
+    const size_t count = s->N * s->T * s->H;
+    return LSTMCL_RUN(s->ctx, lstm_dropout, lstmcl__items(count, 1), .count = (cl_int)count,
+                      .x = m, .x_off = 0, .k0 = k0, .k1 = k1,
+                      .thresh = (cl_uint)((double)s->fwd_dropout * 16777216.0 + 0.5),
+                      .scale = (cl_float)(1.0 / (1.0 - (double)s->fwd_dropout)));
+}
+
 lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tensor params,
                                    lstmcl_tensor h0, lstmcl_tensor c0, lstmcl_tensor hT,
                                    lstmcl_tensor cT, lstmcl_tensor h, int training)
@@ -151,6 +196,8 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
         (st = lstmcl__check_tensor(ctx, fn, "h", &h, s->N * s->T * s->H, 1)))
         return st;
     s->trained = 0;
+    s->fwd_dropout = training ? s->dropout : 0.0f;
+    s->fwd_seed = s->drop_seed, s->fwd_counter = s->drop_counter;
     for (l = 0; l < s->L; l++) {
         lstmcl_forward_args a;
         const size_t off = lstmcl_stack_layer_offset(s, l), nh = s->N * s->H;
@@ -166,6 +213,8 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
         a.cT = at(cT, l * nh);
         a.reserve = training ? s->reserve[l] : NULL;
         st = lstmcl_plan_forward(l == 0 ? s->first : s->rest, &a);
+        if (st == LSTMCL_SUCCESS && s->fwd_dropout > 0.0f && l + 1 < s->L)
+            st = dropout(s, l, s->hmid[l]);
         if (st != LSTMCL_SUCCESS)
             return st;
     }
@@ -215,6 +264,8 @@ lstmcl_status lstmcl_stack_backward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_ten
         a.accumulate = accumulate;
         a.reserve = s->reserve[l];
         st = lstmcl_plan_backward(l == 0 ? s->first : s->rest, &a);
+        if (st == LSTMCL_SUCCESS && s->fwd_dropout > 0.0f && l > 0)
+            st = dropout(s, l - 1, a.dx.mem); /* through layer l-1's dropout */
         if (st != LSTMCL_SUCCESS)
             return st;
         grad = a.dx;

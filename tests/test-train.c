@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,30 +66,56 @@ static void close_to(const char *what, const float *got, const double *want, siz
 
 /* ------------------------------------------------------------- stacks */
 
-START_TEST(stack_against_reference)
+/* lstmcl_stack_set_dropout's generator, written from its documentation in
+ * lstmcl_train.h: 1 if element i of layer l's output is kept. */
+static uint32_t hash32(uint32_t x)
 {
-    const size_t L = 1 + (size_t)_i % 3, N = tu_range(1, 4), T = tu_range(1, 7);
-    const size_t D = tu_range(1, 12), H = tu_range(1, 12), nh = N * H;
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static int kept(unsigned long long seed, unsigned long long counter, size_t l, size_t i,
+                float p)
+{
+    uint32_t a = hash32((uint32_t)seed ^ hash32((uint32_t)(seed >> 32) ^ 0x68e31da4u));
+    uint32_t b = hash32((uint32_t)counter ^ hash32((uint32_t)(counter >> 32) ^ a));
+    uint32_t k0 = hash32(b ^ (uint32_t)l), k1 = hash32(k0 ^ 0x9e3779b9u);
+    return (hash32(hash32((uint32_t)i ^ k0) ^ k1) >> 8) >= (uint32_t)(p * 16777216.0 + 0.5);
+}
+
+/* A training forward and backward of an L-layer stack, with dropout p
+ * between layers (0: none), against the reference composed layer by layer
+ * with the documented masks applied between layers. */
+static void stack_case(size_t L, size_t N, size_t T, size_t D, size_t H, float p)
+{
+    const size_t nh = N * H, nth = N * T * H;
+    const unsigned long long seed = tu_seed() * 7919 + 1, counter = tu_seed() % 1000 + 3;
     lstmcl_stack *s = NULL;
     size_t P, l, i;
     float *params, *x = tu_floats(N * T * D, 1), *h0 = tu_floats(L * nh, 1);
-    float *c0 = tu_floats(L * nh, 1), *dh = tu_floats(N * T * H, 1), *got;
+    float *c0 = tu_floats(L * nh, 1), *dh = tu_floats(nth, 1), *got;
     lstmcl_tensor tx, tp, th0, tc0, thT, tcT, th, tdh, tdx, tdp;
     double *xs[65], *grad, *dparams;
     ref_cache rc[64];
 
     ck_assert_int_eq(lstmcl_stack_create(&s, ctx, L, N, T, D, H), LSTMCL_SUCCESS);
+    if (p > 0)
+        ck_assert_int_eq(lstmcl_stack_set_dropout(s, p, seed, counter), LSTMCL_SUCCESS);
     P = lstmcl_stack_param_count(s);
     ck_assert_uint_eq(P, (D + H + 1) * 4 * H + (L - 1) * (2 * H + 1) * 4 * H);
     params = tu_floats(P, 0.6);
     tx = dev(x, N * T * D * 4), tp = dev(params, P * 4), th0 = dev(h0, L * nh * 4);
     tc0 = dev(c0, L * nh * 4), thT = dev(NULL, L * nh * 4), tcT = dev(NULL, L * nh * 4);
-    th = dev(NULL, N * T * H * 4), tdh = dev(dh, N * T * H * 4), tdx = dev(NULL, N * T * D * 4);
+    th = dev(NULL, nth * 4), tdh = dev(dh, nth * 4), tdx = dev(NULL, N * T * D * 4);
     tdp = dev(NULL, P * 4);
     ck_assert_int_eq(lstmcl_stack_forward(s, tx, tp, th0, tc0, thT, tcT, th, 1), LSTMCL_SUCCESS);
     ck_assert_int_eq(lstmcl_stack_backward(s, tx, tp, tc0, tdh, tdx, tdp, 0), LSTMCL_SUCCESS);
 
-    /* the reference, layer by layer */
+    /* the reference, layer by layer; xs[l+1] is what layer l+1 reads */
     xs[0] = tu_doubles(x, N * T * D);
     dparams = tu_dalloc(P);
     for (l = 0; l < L; l++) {
@@ -99,11 +126,16 @@ START_TEST(stack_against_reference)
         double *dh0_ = tu_doubles(h0 + l * nh, nh), *dc0_ = tu_doubles(c0 + l * nh, nh);
         ck_assert_int_eq(ref_forward(N, T, din, H, xs[l], dh0_, dc0_, Wx, Wh, b, &rc[l]), 0);
         xs[l + 1] = rc[l].h;
+        if (p > 0 && l + 1 < L) {
+            xs[l + 1] = tu_dalloc(nth);
+            for (i = 0; i < nth; i++)
+                xs[l + 1][i] = kept(seed, counter, l, i, p) ? rc[l].h[i] / (1.0 - p) : 0.0;
+        }
         free(Wx), free(Wh), free(b), free(dh0_), free(dc0_);
     }
-    got = get(th, N * T * H), close_to("top h", got, rc[L - 1].h, N * T * H, 1e-5), free(got);
+    got = get(th, nth), close_to("top h", got, rc[L - 1].h, nth, 1e-5), free(got);
     got = get(thT, L * nh);
-    for (l = 0; l < L; l++) {
+    for (l = 0; l < L; l++) { /* the carried state is the layer's own, before dropout */
         double *want = tu_dalloc(nh);
         size_t n;
         for (n = 0; n < N; n++)
@@ -112,7 +144,7 @@ START_TEST(stack_against_reference)
         free(want);
     }
     free(got);
-    grad = tu_doubles(dh, N * T * H);
+    grad = tu_doubles(dh, nth);
     for (l = L; l-- > 0;) {
         const size_t din = l ? H : D, off = lstmcl_stack_layer_offset(s, l);
         double *Wx = tu_doubles(params + off, din * 4 * H);
@@ -123,6 +155,9 @@ START_TEST(stack_against_reference)
                                       dparams + off, dparams + off + din * 4 * H,
                                       dparams + off + (din + H) * 4 * H),
                          0);
+        if (p > 0 && l > 0)
+            for (i = 0; i < nth; i++)
+                dx[i] = kept(seed, counter, l - 1, i, p) ? dx[i] / (1.0 - p) : 0.0;
         free(grad);
         grad = dx;
         free(Wx), free(Wh), free(h0_), free(c0_), free(dh0);
@@ -136,11 +171,105 @@ START_TEST(stack_against_reference)
         dparams[i] *= 2;
     got = get(tdp, P), close_to("dparams accumulated", got, dparams, P, 1e-4), free(got);
 
-    for (l = 0; l < L; l++)
+    if (p > 0) {
+        /* an inference forward never drops */
+        ck_assert_int_eq(lstmcl_stack_forward(s, tx, tp, th0, tc0, thT, tcT, th, 0),
+                         LSTMCL_SUCCESS);
+        got = get(th, nth);
+        if (L > 1) { /* the reference's top layer without the masks */
+            ref_cache plain[64];
+            double *in = tu_doubles(x, N * T * D);
+            for (l = 0; l < L; l++) {
+                const size_t din = l ? H : D, off = lstmcl_stack_layer_offset(s, l);
+                double *Wx = tu_doubles(params + off, din * 4 * H);
+                double *Wh = tu_doubles(params + off + din * 4 * H, H * 4 * H);
+                double *b = tu_doubles(params + off + (din + H) * 4 * H, 4 * H);
+                double *h0_ = tu_doubles(h0 + l * nh, nh), *c0_ = tu_doubles(c0 + l * nh, nh);
+                ck_assert_int_eq(ref_forward(N, T, din, H, l ? plain[l - 1].h : in, h0_, c0_, Wx,
+                                             Wh, b, &plain[l]),
+                                 0);
+                free(Wx), free(Wh), free(b), free(h0_), free(c0_);
+            }
+            close_to("inference h", got, plain[L - 1].h, nth, 1e-5);
+            for (l = 0; l < L; l++)
+                ref_cache_free(&plain[l]);
+            free(in);
+        }
+        free(got);
+    }
+
+    for (l = 0; l < L; l++) {
+        if (xs[l + 1] != rc[l].h)
+            free(xs[l + 1]);
         ref_cache_free(&rc[l]);
+    }
     free(xs[0]), free(grad), free(dparams), free(params), free(x), free(h0), free(c0), free(dh);
     drop(tx), drop(tp), drop(th0), drop(tc0), drop(thT), drop(tcT), drop(th), drop(tdh);
     drop(tdx), drop(tdp);
+    lstmcl_stack_destroy(s);
+}
+
+START_TEST(stack_against_reference)
+{
+    stack_case(1 + (size_t)_i % 3, tu_range(1, 4), tu_range(1, 7), tu_range(1, 12),
+               tu_range(1, 12), 0.0f);
+}
+END_TEST
+
+/* Dropout between layers: 2 or 3 layers, p of 0.25 or 0.5, awkward sizes. */
+START_TEST(stack_dropout)
+{
+    static const float ps[] = {0.25f, 0.5f};
+    stack_case(2 + (size_t)_i % 2, tu_range(1, 5), tu_range(1, 7), tu_range(1, 12),
+               tu_range(1, 13), ps[(_i / 2) % 2]);
+}
+END_TEST
+
+/* The generator drops a share p of elements (over 3 layers and 20
+ * counters); the same settings give the same bits, another counter
+ * another mask; p outside [0, 1) is refused. */
+START_TEST(dropout_masks)
+{
+    const size_t L = 2, N = 3, T = 50, D = 4, H = 70, nth = N * T * H;
+    const float p = 0.3f;
+    lstmcl_stack *s = NULL;
+    size_t P, i, dropped = 0, l;
+    unsigned long long c;
+    float *params, *x = tu_floats(N * T * D, 1), *a, *b, *d;
+    lstmcl_tensor tx, tp, th;
+
+    for (l = 0; l < 3; l++)
+        for (c = 0; c < 20; c++)
+            for (i = 0; i < 10000; i++)
+                dropped += !kept(12345, c, l, i, p);
+    ck_assert_msg(fabs((double)dropped / 600000.0 - p) < 0.003, "dropped share %.4f for p %.2f",
+                  (double)dropped / 600000.0, (double)p);
+
+    ck_assert_int_eq(lstmcl_stack_create(&s, ctx, L, N, T, D, H), LSTMCL_SUCCESS);
+    P = lstmcl_stack_param_count(s);
+    params = tu_floats(P, 0.6);
+    tx = dev(x, N * T * D * 4), tp = dev(params, P * 4), th = dev(NULL, nth * 4);
+    ck_assert_int_eq(lstmcl_stack_set_dropout(s, p, 99, 7), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_forward(s, tx, tp, none(), none(), none(), none(), th, 1),
+                     LSTMCL_SUCCESS);
+    a = get(th, nth);
+    ck_assert_int_eq(lstmcl_stack_forward(s, tx, tp, none(), none(), none(), none(), th, 1),
+                     LSTMCL_SUCCESS);
+    b = get(th, nth);
+    ck_assert_msg(memcmp(a, b, nth * 4) == 0, "the same dropout settings gave other bits");
+    ck_assert_int_eq(lstmcl_stack_set_dropout(s, p, 99, 8), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_forward(s, tx, tp, none(), none(), none(), none(), th, 1),
+                     LSTMCL_SUCCESS);
+    d = get(th, nth);
+    ck_assert_msg(memcmp(a, d, nth * 4) != 0, "another counter gave the same mask");
+
+    ck_assert_int_eq(lstmcl_stack_set_dropout(s, 1.0f, 1, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "[0, 1)"));
+    ck_assert_int_eq(lstmcl_stack_set_dropout(s, -0.1f, 1, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_stack_set_dropout(s, NAN, 1, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_stack_set_dropout(NULL, 0.5f, 1, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    free(params), free(x), free(a), free(b), free(d);
+    drop(tx), drop(tp), drop(th);
     lstmcl_stack_destroy(s);
 }
 END_TEST
@@ -450,6 +579,8 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, stack_against_reference, 0, 9);
+    tcase_add_loop_test(tc, stack_dropout, 0, 4);
+    tcase_add_test(tc, dropout_masks);
     tcase_add_test(tc, stack_errors);
     tcase_add_test(tc, embedding);
     tcase_add_loop_test(tc, linear, 0, 3);
@@ -458,8 +589,9 @@ int main(void)
     tcase_add_test(tc, adam_by_hand);
     tcase_add_loop_test(tc, clip_scale, 0, 3);
     suite_add_tcase(s, tc);
-    /* skipped on Oclgrind (tests/oclgrind.sh), where they would take minutes */
+    /* left out on Oclgrind (tests/oclgrind.sh), where they would take hours */
     tc = tcase_create("many rows");
+    tcase_set_tags(tc, "many-rows");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, many_rows);
