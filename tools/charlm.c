@@ -39,6 +39,12 @@ static double unit(uint64_t *s) /* [0, 1) */
     return (double)(splitmix(s) >> 11) / 9007199254740992.0;
 }
 
+static double normal(uint64_t *s) /* N(0, 1), Box-Muller */
+{
+    const double u = 1.0 - unit(s), v = unit(s);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
 uint32_t charlm_crc32(const uint8_t *p, size_t n, uint32_t crc)
 {
     size_t i;
@@ -154,6 +160,7 @@ struct charlm {
     cl_int *host_in, *host_out;
     unsigned char vocab[256]; /* id -> byte */
     int id_of[256];           /* byte -> id, or -1 */
+    float heldout_latest, heldout_best; /* bits per character, NaN: none */
 };
 
 static void set_vocab(charlm *lm, const unsigned char *vocab, uint32_t V)
@@ -268,12 +275,18 @@ static int model_alloc(charlm **out, lstmcl_context *ctx, const charlm_config *c
                     "batch and steps 1-4096)");
     if (!(cfg->lr > 0) || !isfinite(cfg->lr) || !(cfg->clip >= 0) || !isfinite(cfg->clip))
         return FAIL("learning rate and clipping bound must be finite, positive");
+    if (!(cfg->dropout >= 0 && cfg->dropout < 1))
+        return FAIL("dropout must be in [0, 1)");
+    if (cfg->schedule > CHARLM_LR_COSINE ||
+        (cfg->schedule == CHARLM_LR_COSINE && cfg->schedule_steps == 0))
+        return FAIL("unknown learning-rate schedule, or a cosine schedule of 0 steps");
     lm = calloc(1, sizeof *lm);
     if (!lm)
         return FAIL("out of memory");
     lm->ctx = ctx;
     lm->q = lstmcl_context_queue(ctx);
     lm->cfg = *cfg;
+    lm->heldout_latest = lm->heldout_best = NAN;
     st = lstmcl_stack_create(&lm->stack, ctx, cfg->layers, N, T, E, H);
     if (st != LSTMCL_SUCCESS) {
         lst(ctx, st, err, errlen);
@@ -331,20 +344,29 @@ int charlm_create(charlm **out, lstmcl_context *ctx, const charlm_config *cfg,
         charlm_destroy(lm);
         return FAIL("out of memory");
     }
-    /* embedding ±0.5; LSTM weights ±1/sqrt(H) with forget-gate bias 1;
-     * output ±1/sqrt(H), bias 0 */
-    for (i = 0; i < lm->off_stack; i++)
-        p[i] = (float)(unit(&s) - 0.5);
-    for (i = lm->off_stack; i < lm->off_by; i++)
-        p[i] = (float)((2 * unit(&s) - 1) / sqrt((double)c.H));
-    for (l = 0; l < c.layers; l++) {
-        size_t din = l ? c.H : c.E;
-        size_t b = lm->off_stack + lstmcl_stack_layer_offset(lm->stack, l) + (din + c.H) * 4 * c.H;
-        for (i = 0; i < 4 * c.H; i++)
-            p[b + i] = (i >= c.H && i < 2 * c.H) ? 1.0f : 0.0f;
+    if (c.init > CHARLM_INIT_CLASSIC) {
+        free(p);
+        charlm_destroy(lm);
+        return FAIL("unknown initialisation %u", c.init);
     }
-    for (i = lm->off_by; i < lm->P; i++)
-        p[i] = 0.0f;
+    {
+        const double k = 1 / sqrt((double)c.H); /* PyTorch's bound for LSTM and Linear(H, V) */
+        for (i = 0; i < lm->off_stack; i++) /* the embedding */
+            p[i] = c.init == CHARLM_INIT_TORCH ? (float)normal(&s) : (float)(unit(&s) - 0.5);
+        for (i = lm->off_stack; i < lm->P; i++) /* LSTM and output weights, output bias */
+            p[i] = (float)((2 * unit(&s) - 1) * k);
+        for (l = 0; l < c.layers; l++) { /* the LSTM biases */
+            size_t din = l ? c.H : c.E;
+            size_t b = lm->off_stack + lstmcl_stack_layer_offset(lm->stack, l) + (din + c.H) * 4 * c.H;
+            for (i = 0; i < 4 * c.H; i++)
+                p[b + i] = c.init == CHARLM_INIT_TORCH
+                               ? (float)((2 * unit(&s) - 1) * k + (2 * unit(&s) - 1) * k)
+                               : (i >= c.H && i < 2 * c.H) ? 1.0f : 0.0f;
+        }
+        if (c.init == CHARLM_INIT_CLASSIC)
+            for (i = lm->off_by; i < lm->P; i++)
+                p[i] = 0.0f;
+    }
     if (clEnqueueWriteBuffer(lm->q, lm->params, CL_TRUE, 0, lm->P * 4, p, 0, NULL, NULL) !=
             CL_SUCCESS ||
         zero(lm, lm->m, lm->P) || zero(lm, lm->v, lm->P) ||
@@ -361,6 +383,57 @@ int charlm_create(charlm **out, lstmcl_context *ctx, const charlm_config *cfg,
 
 /* ------------------------------------------------------------ training */
 
+uint64_t charlm_epoch_steps(const charlm_config *cfg, size_t ntrain)
+{
+    const size_t seg = ntrain > 1 && cfg->N ? (ntrain - 1) / cfg->N : 0;
+    return cfg->T ? seg / cfg->T : 0;
+}
+
+int charlm_stream_chunk(const charlm_config *cfg, size_t ntrain, uint64_t step, uint32_t stream,
+                        size_t *start, int *epoch_start)
+{
+    const uint64_t chunks = charlm_epoch_steps(cfg, ntrain);
+    size_t seg, slack;
+    uint64_t epoch;
+    if (chunks == 0 || stream >= cfg->N)
+        return -1;
+    seg = (ntrain - 1) / cfg->N;
+    slack = seg - (size_t)chunks * cfg->T;
+    epoch = step / chunks;
+    *start = (size_t)stream * seg + (size_t)(epoch % (slack + 1)) +
+             (size_t)(step % chunks) * cfg->T;
+    *epoch_start = step % chunks == 0;
+    return 0;
+}
+
+double charlm_learning_rate(const charlm_config *cfg, uint64_t step)
+{
+    const double lr = cfg->lr, low = lr / 10;
+    double t;
+    if (cfg->schedule != CHARLM_LR_COSINE || cfg->schedule_steps == 0)
+        return lr;
+    t = (double)(step < cfg->schedule_steps ? step : cfg->schedule_steps) /
+        (double)cfg->schedule_steps;
+    return low + (lr - low) * (1 + cos(3.141592653589793 * t)) / 2;
+}
+
+int charlm_record_heldout(charlm *lm, double bits)
+{
+    int best = !(bits >= lm->heldout_best); /* also when there is no best yet (NaN) */
+    lm->heldout_latest = (float)bits;
+    if (best)
+        lm->heldout_best = (float)bits;
+    return best;
+}
+
+void charlm_heldout_scores(const charlm *lm, double *latest, double *best)
+{
+    if (latest)
+        *latest = lm->heldout_latest;
+    if (best)
+        *best = lm->heldout_best;
+}
+
 int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *err, size_t errlen)
 {
     const charlm_config *k = &lm->cfg;
@@ -371,18 +444,26 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     lstmcl_status st;
     double sum = 0;
     size_t i, t;
+    int epoch_start = 0;
 
     if (c->V != V || c->ntrain < 2)
         return FAIL("the corpus does not match the model (vocabulary %u, model %zu)", c->V, V);
-    /* stream i reads its chunk number `step`, from its own starting point */
+    /* stream i reads the next chunk of its own segment (charlm_stream_chunk) */
     for (i = 0; i < N; i++) {
-        uint64_t s = k->seed ^ (0x5eedull + i);
-        size_t start = (size_t)((splitmix(&s) + lm->step * T) % c->ntrain);
+        size_t start;
+        if (charlm_stream_chunk(k, c->ntrain, lm->step, (uint32_t)i, &start, &epoch_start) != 0)
+            return FAIL("the training text (%zu characters) is too short for %zu streams of "
+                        "%zu steps",
+                        c->ntrain, N, T);
         for (t = 0; t < T; t++) {
-            lm->host_in[i * T + t] = c->train[(start + t) % c->ntrain];
-            lm->host_out[i * T + t] = c->train[(start + t + 1) % c->ntrain];
+            lm->host_in[i * T + t] = c->train[start + t];
+            lm->host_out[i * T + t] = c->train[start + t + 1];
         }
     }
+    /* a new epoch starts every stream over at its segment's start, from zeros */
+    if (epoch_start && (zero(lm, lm->hs[cur], (size_t)k->layers * N * H) ||
+                        zero(lm, lm->cs[cur], (size_t)k->layers * N * H)))
+        return FAIL("cannot reset the carried state");
     if (clEnqueueWriteBuffer(lm->q, lm->tok_in, CL_FALSE, 0, NT * 4, lm->host_in, 0, NULL,
                              NULL) != CL_SUCCESS ||
         clEnqueueWriteBuffer(lm->q, lm->tok_out, CL_FALSE, 0, NT * 4, lm->host_out, 0, NULL,
@@ -399,6 +480,8 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     } while (0)
     TRY(lstmcl_embedding_forward(ctx, NT, E, V, T_(lm->tok_in, 0), T_(lm->params, 0),
                                  T_(lm->x, 0)));
+    /* fresh dropout masks every step, a function of the seed and the step */
+    TRY(lstmcl_stack_set_dropout(lm->stack, k->dropout, k->seed, lm->step));
     TRY(lstmcl_stack_forward(lm->stack, T_(lm->x, 0), T_(lm->params, lm->off_stack),
                              T_(lm->hs[cur], 0), T_(lm->cs[cur], 0), T_(lm->hs[nxt], 0),
                              T_(lm->cs[nxt], 0), T_(lm->h, 0), 1));
@@ -417,7 +500,7 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     /* clipping on the device: nothing is read back before Adam */
     TRY(lstmcl_clip_scale(ctx, lm->P, T_(lm->grads, 0), k->clip, T_(lm->clip, 0)));
     lstmcl_adam_default_settings(&adam);
-    adam.learning_rate = k->lr;
+    adam.learning_rate = (float)charlm_learning_rate(k, lm->step);
     TRY(lstmcl_adam_step_scaled(ctx, lm->P, T_(lm->params, 0), T_(lm->grads, 0), T_(lm->m, 0),
                                 T_(lm->v, 0), &adam, (unsigned long)(lm->step + 1),
                                 T_(lm->clip, 0)));
@@ -757,17 +840,20 @@ out:
 
 /* ---------------------------------------------------------- checkpoints */
 
-/* Layout (all little-endian):
- *   0  8  magic "LSTMCLCK"          8  4  version (1)
+/* Layout (all little-endian; docs/checkpoint.md):
+ *   0  8  magic "LSTMCLCK"          8  4  version (2)
  *  12  4  layers   16 4 E   20 4 H   24 4 V   28 4 N   32 4 T
  *  36  4  learning rate (f32)       40  4  clipping bound (f32)
  *  44  8  seed     52 8 step        60  4  corpus CRC-32
- *  64  V  vocabulary bytes, strictly increasing, then zeros to a multiple of 4
+ *  64  4  dropout (f32)             68  4  schedule   72 8 schedule steps
+ *  80  4  latest held-out bits/char 84  4  best held-out bits/char (f32, NaN: none)
+ *  88  V  vocabulary bytes, strictly increasing, then zeros to a multiple of 4
  *  ..  P floats parameters, P floats Adam m, P floats Adam v,
  *      L·N·H floats carried h, L·N·H floats carried c
  *  end-4  CRC-32 of every byte before it */
 #define CK_MAGIC "LSTMCLCK"
-#define CK_HEADER 64
+#define CK_HEADER 88
+#define CK_VERSION 2
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -830,17 +916,33 @@ int charlm_check_checkpoint(const uint8_t *d, size_t len, charlm_config *c, char
     if (memcmp(d, CK_MAGIC, 8) != 0)
         return FAIL("not an lstmcl checkpoint (bad magic)");
     version = get32(d + 8);
-    if (version != 1)
-        return FAIL("checkpoint version %u; this lstmcl reads version 1", version);
+    if (version == 1)
+        return FAIL("checkpoint version 1, from an earlier lstmcl-train whose streams read the "
+                    "text in another order; this one reads version %d (train anew)",
+                    CK_VERSION);
+    if (version != CK_VERSION)
+        return FAIL("checkpoint version %u; this lstmcl reads version %d", version, CK_VERSION);
     c->layers = get32(d + 12), c->E = get32(d + 16), c->H = get32(d + 20), c->V = get32(d + 24);
     c->N = get32(d + 28), c->T = get32(d + 32), c->lr = getf(d + 36), c->clip = getf(d + 40);
     c->seed = get64(d + 44);
+    c->dropout = getf(d + 64), c->schedule = get32(d + 68), c->schedule_steps = get64(d + 72);
+    c->init = CHARLM_INIT_TORCH;
     want = checkpoint_size(c);
     if (!want)
         return FAIL("sizes out of range (layers %u, E %u, H %u, V %u, N %u, T %u)", c->layers,
                     c->E, c->H, c->V, c->N, c->T);
     if (!(c->lr > 0) || !isfinite(c->lr) || !(c->clip >= 0) || !isfinite(c->clip))
         return FAIL("learning rate or clipping bound out of range");
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return FAIL("dropout out of range");
+    if (c->schedule > CHARLM_LR_COSINE ||
+        (c->schedule == CHARLM_LR_COSINE && c->schedule_steps == 0))
+        return FAIL("unknown learning-rate schedule");
+    {
+        const float a = getf(d + 80), b = getf(d + 84);
+        if (!(isnan(a) || (a >= 0 && isfinite(a))) || !(isnan(b) || (b >= 0 && isfinite(b))))
+            return FAIL("held-out scores out of range");
+    }
     if ((uint64_t)len != want)
         return FAIL("%zu bytes, but its sizes need %llu (truncated or padded)", len,
                     (unsigned long long)want);
@@ -897,10 +999,12 @@ int charlm_save(const charlm *lm_, const charlm_corpus *corpus, const char *path
     if (!d)
         return FAIL("out of memory for the checkpoint");
     memcpy(d, CK_MAGIC, 8);
-    put32(d + 8, 1);
+    put32(d + 8, CK_VERSION);
     put32(d + 12, c->layers), put32(d + 16, c->E), put32(d + 20, c->H), put32(d + 24, c->V);
     put32(d + 28, c->N), put32(d + 32, c->T), putf(d + 36, c->lr), putf(d + 40, c->clip);
     put64(d + 44, c->seed), put64(d + 52, lm->step), put32(d + 60, corpus ? corpus->crc : 0);
+    putf(d + 64, c->dropout), put32(d + 68, c->schedule), put64(d + 72, c->schedule_steps);
+    putf(d + 80, lm->heldout_latest), putf(d + 84, lm->heldout_best);
     memcpy(d + CK_HEADER, lm->vocab, c->V);
     p = d + CK_HEADER + vocab_bytes(c->V);
     if (read_floats(lm, lm->params, lm->P, p) || read_floats(lm, lm->m, lm->P, p + 4 * lm->P) ||
@@ -972,6 +1076,7 @@ int charlm_load(charlm **out, lstmcl_context *ctx, const char *path, unsigned ch
     }
     set_vocab(lm, d + CK_HEADER, c.V);
     lm->step = get64(d + 52);
+    lm->heldout_latest = getf(d + 80), lm->heldout_best = getf(d + 84);
     state = (size_t)c.layers * c.N * c.H;
     p = d + CK_HEADER + vocab_bytes(c.V);
     if (write_floats(lm, lm->params, lm->P, p) || write_floats(lm, lm->m, lm->P, p + 4 * lm->P) ||

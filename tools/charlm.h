@@ -10,11 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* How the learning rate moves over the steps (charlm_learning_rate). */
+enum { CHARLM_LR_CONSTANT = 0, CHARLM_LR_COSINE = 1 };
+/* How fresh parameters are drawn (charlm_create). */
+enum {
+    CHARLM_INIT_TORCH = 0,  /* PyTorch's defaults: embedding N(0,1); LSTM and output weights
+                               and biases U(±1/sqrt(H)), the LSTM's bias as PyTorch's two */
+    CHARLM_INIT_CLASSIC = 1 /* lstmcl-train's first choice: embedding U(±0.5), forget-gate
+                               bias 1, other biases 0 */
+};
+
 typedef struct {
     uint32_t layers, E, H, V; /* embedding size E, hidden size H, vocabulary V */
     uint32_t N, T;            /* streams per batch, steps per chunk */
     float lr, clip;           /* Adam's learning rate, gradient-norm bound */
     uint64_t seed;
+    float dropout;            /* between LSTM layers, in [0, 1) */
+    uint32_t schedule;        /* CHARLM_LR_CONSTANT or CHARLM_LR_COSINE */
+    uint64_t schedule_steps;  /* CHARLM_LR_COSINE: steps in which lr falls to lr/10 */
+    uint32_t init;            /* CHARLM_INIT_TORCH or CHARLM_INIT_CLASSIC (not saved) */
 } charlm_config;
 
 /* The corpus, as token ids in [0, V), split into training and held-out. */
@@ -48,6 +62,33 @@ void charlm_destroy(charlm *lm);
 const charlm_config *charlm_get_config(const charlm *lm);
 uint64_t charlm_step(const charlm *lm); /* training steps done */
 size_t charlm_param_count(const charlm *lm);
+
+/* Where the training streams read, as char-rnn does: the training text's
+ * first ntrain-1 characters (the last one is only a target) are cut into N
+ * contiguous segments of seg = (ntrain-1)/N; an epoch is chunks = seg/T
+ * steps, and at step s stream i reads the T characters from
+ *   i·seg + shift + (s mod chunks)·T,   shift = epoch mod (seg - chunks·T + 1)
+ * (epoch = s / chunks), so that an epoch reads each of N·chunks·T
+ * characters exactly once and the few left over at the segments' ends come
+ * in in later epochs.  *epoch_start is set when the step starts an epoch:
+ * the carried state then starts from zeros, else it is carried on from the
+ * stream's previous chunk, which ends where this one starts.  0, or -1
+ * when the text is too short for N streams of T steps. */
+int charlm_stream_chunk(const charlm_config *cfg, size_t ntrain, uint64_t step, uint32_t stream,
+                        size_t *start, int *epoch_start);
+/* Steps in an epoch (0: the text is too short). */
+uint64_t charlm_epoch_steps(const charlm_config *cfg, size_t ntrain);
+
+/* The learning rate of training step `step` (0-based): cfg->lr, or on the
+ * cosine schedule lr/10 + (lr - lr/10)·(1 + cos(pi·min(step, S)/S))/2 with
+ * S = cfg->schedule_steps. */
+double charlm_learning_rate(const charlm_config *cfg, uint64_t step);
+
+/* Held-out scores (bits per character) kept with the model and saved in its
+ * checkpoints: the latest and the best so far (NaN: none yet).  Records a
+ * new latest score; returns 1 if it is the best so far. */
+int charlm_record_heldout(charlm *lm, double bits_per_char);
+void charlm_heldout_scores(const charlm *lm, double *latest, double *best);
 
 /* One training step on the next chunk of every stream; *loss receives the
  * mean loss (nats per character).  0, or -1 with a message. */

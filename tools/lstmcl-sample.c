@@ -12,13 +12,25 @@ static void usage(FILE *f)
     fprintf(f, "usage: lstmcl-sample CHECKPOINT [--prime TEXT] [--length N] [--temperature T]\n"
                "                    [--seed S] [--device SEL]\n"
                "Loads a checkpoint written by lstmcl-train and continues TEXT (default: a\n"
-               "newline) by N characters (200), sampling at temperature T (0.8; 0 = always\n"
+               "newline, or the model's first character if it knows no newline) by N\n"
+               "characters (200), sampling at temperature T (0.8; 0 = always\n"
                "the likeliest character), on the device.\n");
+}
+
+/* A default prime for a text without newlines: its first character. */
+static const char *first_byte(const unsigned char *vocab)
+{
+    static char one[2];
+    one[0] = (char)(vocab[0] ? vocab[0] : ' ');
+    return one;
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL, *prime = "\n", *device = NULL;
+    unsigned char vocab[256];
+    uint32_t V = 0;
+    int prime_given = 0;
     unsigned long length = 200, seed = 1;
     double temperature = 0.8;
     lstmcl_context *ctx = NULL;
@@ -42,7 +54,7 @@ int main(int argc, char **argv)
         }
         errno = 0;
         if (!strcmp(a, "--prime"))
-            prime = v;
+            prime = v, prime_given = 1;
         else if (!strcmp(a, "--device"))
             device = v;
         else if (!strcmp(a, "--length"))
@@ -75,7 +87,8 @@ int main(int argc, char **argv)
     out = malloc(length + 1);
     if (!out) {
         fprintf(stderr, "lstmcl-sample: out of memory\n");
-    } else if (charlm_load(&lm, ctx, path, NULL, NULL, NULL, err, sizeof err) != 0 ||
+    } else if (charlm_load(&lm, ctx, path, vocab, &V, NULL, err, sizeof err) != 0 ||
+               (!prime_given && !memchr(vocab, '\n', V) && (prime = first_byte(vocab), 0)) ||
                charlm_generate(lm, prime, length, (float)temperature, seed, out, err,
                                sizeof err) != 0) {
         fprintf(stderr, "lstmcl-sample: %s\n", err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void)
 {
@@ -36,11 +37,16 @@ static void usage(FILE *f)
         "  --steps S         training steps in all (4000)\n"
         "  --lr R            Adam learning rate (0.003)\n"
         "  --clip C          gradient-norm bound, 0 = none (5)\n"
+        "  --dropout P       dropout between LSTM layers, 0 <= P < 1 (0)\n"
+        "  --lr-schedule S   constant, or cosine: from R down to R/10 over --steps (constant)\n"
+        "  --init I          torch (PyTorch's defaults) or classic (torch)\n"
         "  --seed S          random seed (1)\n"
         "  --eval-every K    steps between held-out evaluations (250)\n"
         "  --device SEL      OpenCL device (see lstmcl-devices)\n"
-        "  --out DIR         where checkpoint.lstmcl, curve.csv, curve.svg go (lstmcl-train-out)\n"
-        "  --checkpoint FILE save checkpoints here instead of DIR/checkpoint.lstmcl\n"
+        "  --out DIR         where checkpoint.lstmcl, best.lstmcl, curve.csv, curve.svg go\n"
+        "                    (lstmcl-train-out)\n"
+        "  --checkpoint FILE save the latest checkpoint here instead of DIR/checkpoint.lstmcl\n"
+        "                    (the best one goes to FILE.best)\n"
         "  --resume FILE     continue from a checkpoint (its model and settings)\n");
 }
 
@@ -157,7 +163,8 @@ static void clock_text(double s, char *out, size_t cap)
 
 int main(int argc, char **argv)
 {
-    charlm_config cfg = {2, 32, 128, 0, 32, 32, 3e-3f, 5.0f, 1};
+    charlm_config cfg = {.layers = 2, .E = 32, .H = 128, .N = 32, .T = 32, .lr = 3e-3f,
+                         .clip = 5.0f, .seed = 1};
     const char *text_path = NULL, *device = NULL, *out_dir = "lstmcl-train-out", *resume = NULL;
     const char *checkpoint = NULL;
     unsigned long steps = 4000, eval_every = 250, u;
@@ -173,7 +180,9 @@ int main(int argc, char **argv)
     unsigned long interval_n = 0, first_step;
     double last_heldout = -1, last_acc = -1; /* the latest evaluation, for the live line */
     uint32_t resume_crc = 0;
-    int i, rc = 1;
+    int i, rc = 1, cosine = 0;
+    const int live = isatty(2); /* a terminal: a live line; a log: a line per evaluation */
+    char path_best[4200];
     lstmcl_status st;
 
     for (i = 1; i < argc; i++) {
@@ -202,6 +211,15 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seed")) bad = parse_u(v, 0, (unsigned long)-1, &u), cfg.seed = u;
         else if (!strcmp(a, "--lr")) bad = parse_f(v, 1e-7, 1, &dv), cfg.lr = (float)dv;
         else if (!strcmp(a, "--clip")) bad = parse_f(v, 0, 1e6, &dv), cfg.clip = (float)dv;
+        else if (!strcmp(a, "--dropout"))
+            bad = parse_f(v, 0, 0.99, &dv), cfg.dropout = (float)dv;
+        else if (!strcmp(a, "--lr-schedule")) {
+            cosine = !strcmp(v, "cosine");
+            bad = !cosine && strcmp(v, "constant") != 0;
+        } else if (!strcmp(a, "--init")) {
+            cfg.init = !strcmp(v, "classic") ? CHARLM_INIT_CLASSIC : CHARLM_INIT_TORCH;
+            bad = strcmp(v, "classic") != 0 && strcmp(v, "torch") != 0;
+        }
         else {
             usage(stderr);
             return 2;
@@ -254,18 +272,25 @@ int main(int argc, char **argv)
                             "--text, or none for the generated one)\n", resume);
             goto done;
         }
-    } else if (charlm_create(&lm, ctx, &cfg, &corpus, err, sizeof err) != 0) {
-        fprintf(stderr, "lstmcl-train: %s\n", err);
-        goto done;
+    } else {
+        if (cosine)
+            cfg.schedule = CHARLM_LR_COSINE, cfg.schedule_steps = steps;
+        if (charlm_create(&lm, ctx, &cfg, &corpus, err, sizeof err) != 0) {
+            fprintf(stderr, "lstmcl-train: %s\n", err);
+            goto done;
+        }
     }
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "lstmcl-train: cannot create %s: %s\n", out_dir, strerror(errno));
         goto done;
     }
-    if (checkpoint)
+    if (checkpoint) {
         snprintf(path_ck, sizeof path_ck, "%s", checkpoint);
-    else
+        snprintf(path_best, sizeof path_best, "%s.best", checkpoint);
+    } else {
         snprintf(path_ck, sizeof path_ck, "%s/checkpoint.lstmcl", out_dir);
+        snprintf(path_best, sizeof path_best, "%s/best.lstmcl", out_dir);
+    }
     snprintf(path_csv, sizeof path_csv, "%s/curve.csv", out_dir);
     snprintf(path_svg, sizeof path_svg, "%s/curve.svg", out_dir);
     csv = fopen(path_csv, resume ? "a" : "w");
@@ -284,9 +309,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "corpus: %s, %zu training and %zu held-out characters, vocabulary %u\n",
             text_path ? text_path : "generated additions", corpus.ntrain, corpus.nheldout,
             corpus.V);
-    fprintf(stderr, "model: %u layers of %u, embedding %u, %zu parameters; batch %u x %u steps, "
-                    "Adam %.3g, clip %.3g, seed %llu\n",
-            cfg.layers, cfg.H, cfg.E, charlm_param_count(lm), cfg.N, cfg.T, cfg.lr, cfg.clip,
+    fprintf(stderr, "model: %u layers of %u, embedding %u, %zu parameters; batch %u x %u steps "
+                    "(an epoch is %llu steps), Adam %.3g%s, clip %.3g, dropout %.2g, seed %llu\n",
+            cfg.layers, cfg.H, cfg.E, charlm_param_count(lm), cfg.N, cfg.T,
+            (unsigned long long)charlm_epoch_steps(&cfg, corpus.ntrain), cfg.lr,
+            cfg.schedule == CHARLM_LR_COSINE ? " (cosine to a tenth)" : "", cfg.clip, cfg.dropout,
             (unsigned long long)cfg.seed);
     if (floor_bpc > 0)
         fprintf(stderr, "the additions corpus has %.2f bits of entropy per character: no model "
@@ -297,6 +324,7 @@ int main(int argc, char **argv)
     while (charlm_step(lm) < steps) {
         double loss, el, rate;
         unsigned long s;
+        int is_best = 0;
         char e1[32], e2[32];
         if (charlm_train_step(lm, &corpus, &loss, err, sizeof err) != 0) {
             fprintf(stderr, "\nlstmcl-train: %s\n", err);
@@ -320,20 +348,23 @@ int main(int argc, char **argv)
             p->step = s, p->loss = interval_loss / interval_n, p->heldout = hl / log(2.0);
             p->accuracy = acc, p->elapsed = el;
             last_heldout = p->heldout, last_acc = acc;
+            is_best = charlm_record_heldout(lm, p->heldout);
             interval_loss = 0, interval_n = 0;
             fprintf(csv, "%lu,%.6f,%.6f,%s%.4f,%.2f\n", s, p->loss, p->heldout,
                     acc < 0 ? "" : "", acc < 0 ? 0.0 : acc, el);
             fflush(csv);
-            fprintf(stderr, "\rstep %6lu/%lu  loss %.3f  held-out %.3f bits/char%s", s, steps,
-                    p->loss, p->heldout, floor_bpc > 0 ? "" : "");
+            fprintf(stderr, "%sstep %6lu/%lu  loss %.3f  held-out %.3f bits/char", live ? "\r" : "",
+                    s, steps, p->loss, p->heldout);
             if (floor_bpc > 0)
                 fprintf(stderr, " (floor %.2f), answers right %5.1f%%", floor_bpc, 100 * acc);
-            fprintf(stderr, "  %.0f chars/s  %s elapsed                 \n", rate, e1);
-            if (charlm_save(lm, &corpus, path_ck, err, sizeof err) != 0) {
+            fprintf(stderr, "  %.0f chars/s  %s elapsed%s%s\n", rate, e1,
+                    is_best ? ", best so far" : "", live ? "        " : "");
+            if (charlm_save(lm, &corpus, path_ck, err, sizeof err) != 0 ||
+                (is_best && charlm_save(lm, &corpus, path_best, err, sizeof err) != 0)) {
                 fprintf(stderr, "lstmcl-train: %s\n", err);
                 goto done;
             }
-        } else {
+        } else if (live) {
             char score[64] = "";
             if (last_heldout >= 0 && last_acc >= 0)
                 snprintf(score, sizeof score, "  held-out %.3f b/c, %.1f%% right", last_heldout,
@@ -351,7 +382,11 @@ int main(int argc, char **argv)
         unsigned long done_steps = (unsigned long)charlm_step(lm) - first_step;
         fprintf(stderr, "done: %lu steps in %.1f s (%.1f steps/s, %.0f chars/s)\n", done_steps, el,
                 done_steps / el, (double)done_steps * cfg.N * cfg.T / el);
+        double best = NAN;
+        charlm_heldout_scores(lm, NULL, &best);
         fprintf(stderr, "wrote %s, %s, %s\n", path_ck, path_csv, path_svg);
+        if (best == best)
+            fprintf(stderr, "best held-out score %.3f bits/char, kept in %s\n", best, path_best);
     }
     if (corpus.additions) {
         char sample[64];
