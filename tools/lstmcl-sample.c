@@ -87,12 +87,15 @@ int main(int argc, char **argv)
     out = malloc(length + 1);
     if (!out) {
         fprintf(stderr, "lstmcl-sample: out of memory\n");
-    } else if (charlm_load(&lm, ctx, path, vocab, &V, NULL, err, sizeof err) != 0 ||
-               (!prime_given && !memchr(vocab, '\n', V) && (prime = first_byte(vocab), 0)) ||
-               charlm_generate(lm, prime, length, (float)temperature, seed, out, err,
-                               sizeof err) != 0) {
+    } else if (charlm_load(&lm, ctx, path, vocab, &V, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "lstmcl-sample: %s\n", err);
-    } else {
+    } else if (!prime_given && !memchr(vocab, '\n', V)) {
+        prime = first_byte(vocab);
+    }
+    if (out && lm &&
+        charlm_generate(lm, prime, length, (float)temperature, seed, out, err, sizeof err) != 0) {
+        fprintf(stderr, "lstmcl-sample: %s\n", err);
+    } else if (out && lm) {
         fputs(prime, stdout);
         fputs(out, stdout);
         fputc('\n', stdout);
