@@ -16,7 +16,7 @@ job=${1:-train}
 # what every job needs (OpenBLAS: the benchmark's host baselines); the
 # heavier checks add their own tools
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check libopenblas-dev"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev libjansson-dev"
 
 # install_missing [EXTRA-PACKAGE...]
 install_missing() {
@@ -74,7 +74,7 @@ valgrind)
     # the host-side tests under valgrind's memcheck
     install_missing valgrind
     build
-    exec meson test -C build --setup valgrind --print-errorlogs reference "$@"
+    exec meson test -C build --setup valgrind --print-errorlogs reference weights "$@"
     ;;
 fuzz)
     # the parsers of untrusted files under libFuzzer, SECONDS (60) each
@@ -84,8 +84,8 @@ fuzz)
         CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true \
             -Db_sanitize=address,undefined -Db_lundef=false >&2
     fi
-    ninja -C build-fuzz fuzz/fuzz-tuning fuzz/fuzz-checkpoint >&2
-    for f in tuning checkpoint; do
+    ninja -C build-fuzz fuzz/fuzz-tuning fuzz/fuzz-checkpoint fuzz/fuzz-safetensors >&2
+    for f in tuning checkpoint safetensors; do
         work=$(mktemp -d)
         cp fuzz/corpus/$f/* "$work"/
         echo "fuzzing the $f parser for $seconds s" >&2

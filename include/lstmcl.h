@@ -63,14 +63,15 @@ extern "C" {
     XX(ERROR_OPENCL, -8, "an OpenCL call failed")                                          \
     XX(ERROR_OUT_OF_DEVICE_MEMORY, -9, "out of device memory")                             \
     XX(ERROR_CLBLAST, -10, "a CLBlast matrix product failed")                              \
-    XX(ERROR_IO, -11, "a file could not be read")                                          \
-    XX(ERROR_CONFLICT, -12, "another lstmcl context in this process holds other settings")
+    XX(ERROR_IO, -11, "a file could not be read or written")                               \
+    XX(ERROR_CONFLICT, -12, "another lstmcl context in this process holds other settings") \
+    XX(ERROR_INVALID_FILE, -13, "a file's contents are malformed or do not fit")
 
 typedef enum lstmcl_status {
 #define LSTMCL_STATUS_ENUM_(name, value, msg) LSTMCL_##name = value,
     LSTMCL_STATUS_MAP(LSTMCL_STATUS_ENUM_)
 #undef LSTMCL_STATUS_ENUM_
-    LSTMCL_STATUS_LAST_ = -12
+    LSTMCL_STATUS_LAST_ = -13
 } lstmcl_status;
 
 /* Opaque handles. */
