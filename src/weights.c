@@ -137,32 +137,37 @@ static lstmcl_status check_block(const lstmcl_weights *w, size_t layer, size_t d
     return LSTMCL_SUCCESS;
 }
 
+/* Fills the block of (layer, direction) from row-major gate rows (4H, D_l)
+ * and (4H, H) whose gate blocks go to lstmcl's gates map[0..3], and the sum
+ * of two optional bias vectors (4H). */
+static void fill_block(lstmcl_weights *w, size_t layer, size_t direction, const size_t map[4],
+                       const float *W, const float *R, const float *bias1, const float *bias2)
+{
+    size_t H = w->shape.hidden_size, din = lstmcl_weights_layer_input_size(w, layer), q, j, k;
+    float *Wx = lstmcl_weights_block(w, layer, direction), *Wh = Wx + din * 4 * H,
+          *b = Wh + H * 4 * H;
+    for (q = 0; q < 4; q++)
+        for (j = 0; j < H; j++) {
+            size_t row = q * H + j, col = map[q] * H + j;
+            for (k = 0; k < din; k++)
+                Wx[k * 4 * H + col] = W[row * din + k];
+            for (k = 0; k < H; k++)
+                Wh[k * 4 * H + col] = R[row * H + k];
+            b[col] = (bias1 ? bias1[row] : 0.0f) + (bias2 ? bias2[row] : 0.0f);
+        }
+}
+
 lstmcl_status lstmcl_weights_set_torch(lstmcl_weights *w, size_t layer, size_t direction,
                                        const float *weight_ih, const float *weight_hh,
                                        const float *bias_ih, const float *bias_hh)
 {
     lstmcl_status st = check_block(w, layer, direction, "lstmcl_weights_set_torch");
-    size_t H, din, q, j, k;
-    float *Wx, *Wh, *b;
     if (st != LSTMCL_SUCCESS)
         return st;
     if (!weight_ih || !weight_hh)
         return FAIL(INVALID_ARGUMENT, "lstmcl_weights_set_torch: weight_ih and weight_hh are "
                                       "required");
-    H = w->shape.hidden_size;
-    din = lstmcl_weights_layer_input_size(w, layer);
-    Wx = lstmcl_weights_block(w, layer, direction);
-    Wh = Wx + din * 4 * H;
-    b = Wh + H * 4 * H;
-    for (q = 0; q < 4; q++)
-        for (j = 0; j < H; j++) {
-            size_t row = q * H + j, col = from_torch[q] * H + j;
-            for (k = 0; k < din; k++)
-                Wx[k * 4 * H + col] = weight_ih[row * din + k];
-            for (k = 0; k < H; k++)
-                Wh[k * 4 * H + col] = weight_hh[row * H + k];
-            b[col] = (bias_ih ? bias_ih[row] : 0.0f) + (bias_hh ? bias_hh[row] : 0.0f);
-        }
+    fill_block(w, layer, direction, from_torch, weight_ih, weight_hh, bias_ih, bias_hh);
     return LSTMCL_SUCCESS;
 }
 
@@ -200,7 +205,7 @@ lstmcl_status lstmcl_weights_get_torch(const lstmcl_weights *w, size_t layer, si
 lstmcl_status lstmcl_weights_set_onnx(lstmcl_weights *w, size_t layer, const lstmcl_onnx_lstm *n)
 {
     lstmcl_status st = check_block(w, layer, 0, "lstmcl_weights_set_onnx");
-    size_t H, din, dirs, d, q, j, k, a;
+    size_t H, din, dirs, d, a;
     if (st != LSTMCL_SUCCESS)
         return st;
     if (!n)
@@ -255,20 +260,8 @@ lstmcl_status lstmcl_weights_set_onnx(lstmcl_weights *w, size_t layer, const lst
     if (n->B && (n->B_dims[0] != dirs || n->B_dims[1] != 8 * H))
         return FAIL(INVALID_ARGUMENT, "ONNX LSTM: B is [%zu, %zu]; it must be [%zu, %zu]",
                     n->B_dims[0], n->B_dims[1], dirs, 8 * H);
-    for (d = 0; d < dirs; d++) {
-        float *Wx = lstmcl_weights_block(w, layer, d), *Wh = Wx + din * 4 * H,
-              *b = Wh + H * 4 * H;
-        const float *W = n->W + d * 4 * H * din, *R = n->R + d * 4 * H * H,
-                    *B = n->B ? n->B + d * 8 * H : NULL;
-        for (q = 0; q < 4; q++)
-            for (j = 0; j < H; j++) {
-                size_t row = q * H + j, col = from_onnx[q] * H + j;
-                for (k = 0; k < din; k++)
-                    Wx[k * 4 * H + col] = W[row * din + k];
-                for (k = 0; k < H; k++)
-                    Wh[k * 4 * H + col] = R[row * H + k];
-                b[col] = B ? B[row] + B[4 * H + row] : 0.0f;
-            }
-    }
+    for (d = 0; d < dirs; d++) /* B holds W's biases, then R's */
+        fill_block(w, layer, d, from_onnx, n->W + d * 4 * H * din, n->R + d * 4 * H * H,
+                   n->B ? n->B + d * 8 * H : NULL, n->B ? n->B + d * 8 * H + 4 * H : NULL);
     return LSTMCL_SUCCESS;
 }
