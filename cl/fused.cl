@@ -195,9 +195,11 @@ static inline void cell_bwd(const int n, const int j0, const int H, const float1
 /* Backward across one step boundary.  With da_t (the gradient w.r.t. step t's
  * pre-activations) and Wh packed by lstm_pack_bwd into P:
  *   r[n, j] = sum over q of da_t[n, q] · Wh[j, q]     (the gradient reaching h_{t-1})
+ * Rows from n_rec on (n_rec <= N) take r = 0: with per-sequence lengths they
+ * have no step t.
  * When da_out is NULL, r is written to out (dh0).  Otherwise the cell math of
  * step t-1 follows at once (cell_bwd above). */
-__kernel void lstm_bwd_fused(const int N, const int H,
+__kernel void lstm_bwd_fused(const int N, const int H, const int n_rec,
                              __global const float *da_t, const int dt_off, const int dt_ld,
                              __global const float *P, const int p_off,
                              __global float *out, const int out_off,
@@ -217,8 +219,12 @@ __kernel void lstm_bwd_fused(const int N, const int H,
 
     for (int n0 = n_begin; n0 < N; n0 += n_step) {
         const int rows = N - n0 < RB ? N - n0 : RB;
-        const int n1 = n0 + (rows > 1), n2 = n0 + (rows > 2 ? 2 : 0), n3 = n0 + (rows > 3 ? 3 : 0);
-        __global const float *d0 = da_t + dt_off + n0 * dt_ld, *d1 = da_t + dt_off + n1 * dt_ld;
+        /* rows from n_rec on have no da_t (they end at step t-1): they read a
+         * live row, and their r is zeroed below */
+        const int live = n_rec - n0 < 0 ? 0 : n_rec - n0 < rows ? n_rec - n0 : rows;
+        const int nb = live > 0 ? n0 : 0;
+        const int n1 = nb + (live > 1), n2 = nb + (live > 2 ? 2 : 0), n3 = nb + (live > 3 ? 3 : 0);
+        __global const float *d0 = da_t + dt_off + nb * dt_ld, *d1 = da_t + dt_off + n1 * dt_ld;
         __global const float *d2 = da_t + dt_off + n2 * dt_ld, *d3 = da_t + dt_off + n3 * dt_ld;
         float16 r0 = (float16)(0.0f), r1 = r0, r2 = r0, r3 = r0;
         for (int q = 0; q < G; q++) {
@@ -228,6 +234,14 @@ __kernel void lstm_bwd_fused(const int N, const int H,
             r2 = mad((float16)(d2[q]), w, r2);
             r3 = mad((float16)(d3[q]), w, r3);
         }
+        if (live < 1)
+            r0 = (float16)(0.0f);
+        if (live < 2)
+            r1 = (float16)(0.0f);
+        if (live < 3)
+            r2 = (float16)(0.0f);
+        if (live < 4)
+            r3 = (float16)(0.0f);
 #define OUT(R_) \
         if (R_ < rows) { \
             if (da_out) \

@@ -216,3 +216,37 @@ __kernel void lstm_copy_view(const int rows, const int cols,
     for (int r = get_global_id(1); r < rows; r += get_global_size(1))
         dst[d_off + r * d_rs + k * d_cs] = src ? src[s_off + r * s_rs + k * s_cs] : 0.0f;
 }
+
+/* Between a caller's padded tensor U and a packed one Q (rows of `cols`
+ * floats, q_ld apart), for per-sequence lengths.  Row u < rows of U is
+ * (n, t) = (u / tq, u % tq) at u_off + n·u_sn + t·u_st; idx[i_off + u] is
+ * its row in Q, or -1 where it has none (a step past its sequence's end).
+ *   mode 0: Q[idx[u]]  = U[u]          (gather)
+ *   mode 1: U[u]       = Q[idx[u]] or 0 (scatter, zeros where none)
+ *   mode 2: Q[idx[u]] += U[u]
+ *   mode 3: U[u]      += Q[idx[u]]      (nothing where none)
+ * Each row of Q is named by at most one u, so no two work-items meet.
+ * Work-item (k, u). */
+__kernel void lstm_map_rows(const int rows, const int cols, const int mode,
+                            __global const int *idx, const int i_off,
+                            __global float *U, const int u_off, const int tq, const int u_sn,
+                            const int u_st,
+                            __global float *Q, const int q_off, const int q_ld)
+{
+    const int k = get_global_id(0);
+    if (k >= cols)
+        return;
+    for (int u = get_global_id(1); u < rows; u += get_global_size(1)) {
+        const int q = idx[i_off + u];
+        const int ua = u_off + (u / tq) * u_sn + (u % tq) * u_st + k;
+        const int qa = q_off + q * q_ld + k;
+        if (mode == 0 && q >= 0)
+            Q[qa] = U[ua];
+        else if (mode == 1)
+            U[ua] = q >= 0 ? Q[qa] : 0.0f;
+        else if (mode == 2 && q >= 0)
+            Q[qa] += U[ua];
+        else if (mode == 3 && q >= 0)
+            U[ua] += Q[qa];
+    }
+}

@@ -118,11 +118,13 @@ __kernel void lstm_fwd_tiled(const int N, const int H, const int TU, const int R
 /* Backward across one step boundary.  With da_t (the gradient w.r.t. step
  * t's pre-activations) and Wh packed by lstm_pack_tiled_bwd into P:
  *   r[n, j] = sum over q of da_t[n, q] · Wh[j, q]   (the gradient reaching h_{t-1})
+ * Rows from n_rec on (n_rec <= N) take r = 0: with per-sequence lengths they
+ * have no step t.
  * When da_out is NULL, r is written to out ((N,H) contiguous: dh0).
  * Otherwise the cell math of step t-1 follows, with the arguments of
  * lstm_bwd_step.   dl: R·4·KC floats; red: R·4·TU floats. */
-__kernel void lstm_bwd_tiled(const int N, const int H, const int TU, const int R, const int KC,
-                             __global const float *da_t, const int dt_off, const int dt_ld,
+__kernel void lstm_bwd_tiled(const int N, const int H, const int n_rec, const int TU, const int R,
+                             const int KC, __global const float *da_t, const int dt_off, const int dt_ld,
                              __global const float *P, const int p_off,
                              __global float *out, const int out_off,
                              __global const float *dh, const int dh_off, const int dh_ld,
@@ -146,7 +148,7 @@ __kernel void lstm_bwd_tiled(const int N, const int H, const int TU, const int R
             const int kc = H - k0 < KC ? H - k0 : KC;
             for (int e = lid; e < R * 4 * KC; e += ls) {
                 const int r = e / (4 * KC), g = (e / KC) % 4, kk = e % KC;
-                dl[e] = n0 + r < N && kk < kc
+                dl[e] = n0 + r < n_rec && kk < kc
                             ? da_t[dt_off + (n0 + r) * dt_ld + g * H + k0 + kk]
                             : 0.0f;
             }

@@ -50,7 +50,8 @@ LSTMCL_API cl_device_id lstmcl_context_device(const lstmcl_context *ctx);
  * context's queue and return without waiting (errors found while enqueueing
  * are returned; the queue is finished before an error returns, so nothing
  * half-enqueued is left running).  Tensors are (cl_mem, offset in floats)
- * pairs in the context's OpenCL context, row-major as in lstmcl.h, and must
+ * pairs in the context's OpenCL context, row-major as in lstmcl.h (x, h, dh
+ * and dx in the plan's layout and row strides, lstmcl_plan_desc), and must
  * not overlap each other unless stated.  lstmcl neither retains nor releases
  * them: they must stay alive until the work that uses them has finished
  * (clFinish on lstmcl_context_queue(), or any later blocking lstmcl call).
@@ -75,6 +76,49 @@ typedef struct lstmcl_tensor {
  * destroyed can only be destroyed). */
 LSTMCL_API lstmcl_status lstmcl_plan_create(lstmcl_plan **plan, lstmcl_context *ctx, size_t N,
                                             size_t T, size_t D, size_t H);
+/* Where the rows of x, h, dh and dx are. */
+typedef enum lstmcl_layout {
+    LSTMCL_BATCH_MAJOR = 0, /* (N,T,·): row n·T + t, as lstmcl.h's sequence calls */
+    LSTMCL_TIME_MAJOR = 1   /* (T,N,·): row t·N + n, PyTorch's and cuDNN's default */
+} lstmcl_layout;
+
+/* A plan's shape and layout.  Zero-initialise ({0}) and set what you use. */
+typedef struct lstmcl_plan_desc {
+    size_t N, T, D, H;    /* all at least 1 */
+    lstmcl_layout layout; /* of x, h, dh and dx; the kernels index either directly */
+    int reverse;          /* nonzero: the reverse half of a bidirectional layer.  It
+                             reads x from the last step (each sequence's own last, with
+                             lengths) to the first: h0 and c0 enter there, hT and cT are
+                             the states after t = 0, and h[t] is its output at step t. */
+    size_t x_stride;      /* floats from one row of x (and dx) to the next; 0: D */
+    size_t h_stride;      /* the same for h and dh; 0: H.  A bidirectional layer's
+                             output (·, 2H) is both directions' h with h_stride = 2H,
+                             the reverse plan's at offset + H. */
+} lstmcl_plan_desc;
+
+/* Creates a plan from a description (lstmcl_plan_create is this with the
+ * layout batch-major, forward, rows packed). */
+LSTMCL_API lstmcl_status lstmcl_plan_create_ex(lstmcl_plan **plan, lstmcl_context *ctx,
+                                               const lstmcl_plan_desc *desc);
+
+/*
+ * Per-sequence lengths for the plan's following forwards and backwards: N
+ * values, each 1..T, for a right-padded batch; NULL (the default) means all
+ * are T.  With lengths,
+ * - h (and dx) are zero at t >= length, and dh there is not read;
+ * - hT and cT are each sequence's states at its own last step, and dhT and
+ *   dcT enter there; a reverse plan starts at each sequence's last step;
+ * - gradients flow through valid steps only.
+ * This is PyTorch's pack_padded_sequence(enforce_sorted=False) → LSTM →
+ * pad_packed_sequence.  Internally the sequences are sorted by length and
+ * packed, as in cuDNN's packed layout, so that step t works on the sequences
+ * still running only (x, dh and dx then cost one pass each to pack and
+ * unpack, in a scratch buffer of the plan's own).  A training forward and
+ * its backward must run with the same lengths.  The lengths are copied, and
+ * their index table written to the device before this returns.
+ */
+LSTMCL_API lstmcl_status lstmcl_plan_set_lengths(lstmcl_plan *plan, const int *lengths);
+
 /* NULL is a no-op. */
 LSTMCL_API void lstmcl_plan_destroy(lstmcl_plan *plan);
 /* Bytes of scratch one forward or backward needs. */
@@ -84,13 +128,13 @@ LSTMCL_API lstmcl_status lstmcl_plan_reserve_size(const lstmcl_plan *plan, size_
 
 /* Zero-initialise ({0}) and set what you use. */
 typedef struct lstmcl_forward_args {
-    lstmcl_tensor x;   /* (N,T,D) required */
+    lstmcl_tensor x;   /* (N,T,D), or (T,N,D) time-major; required */
     lstmcl_tensor h0;  /* (N,H) optional: absent = zeros */
     lstmcl_tensor c0;  /* (N,H) optional: absent = zeros */
     lstmcl_tensor Wx;  /* (D,4H) required */
     lstmcl_tensor Wh;  /* (H,4H) required */
     lstmcl_tensor b;   /* (4H) required */
-    lstmcl_tensor h;   /* (N,T,H) required output */
+    lstmcl_tensor h;   /* (N,T,H), or (T,N,H); required output */
     lstmcl_tensor hT;  /* (N,H) optional output: the last hidden state */
     lstmcl_tensor cT;  /* (N,H) optional output: the last cell state */
     cl_mem reserve;    /* training: reserve_size bytes for the backward; NULL = inference */
@@ -102,10 +146,10 @@ typedef struct lstmcl_backward_args {
     lstmcl_tensor c0;  /* (N,H) as given to the forward (absent = zeros) */
     lstmcl_tensor Wx;  /* (D,4H) required, as given to the forward */
     lstmcl_tensor Wh;  /* (H,4H) required, as given to the forward */
-    lstmcl_tensor dh;  /* (N,T,H) required: the loss's gradient w.r.t. every h */
+    lstmcl_tensor dh;  /* like h, required: the loss's gradient w.r.t. every h */
     lstmcl_tensor dhT; /* (N,H) optional: more gradient w.r.t. the last h */
     lstmcl_tensor dcT; /* (N,H) optional: gradient w.r.t. the last c */
-    lstmcl_tensor dx;  /* (N,T,D) optional output */
+    lstmcl_tensor dx;  /* like x, optional output */
     lstmcl_tensor dh0; /* (N,H) optional output */
     lstmcl_tensor dc0; /* (N,H) optional output */
     lstmcl_tensor dWx; /* (D,4H) optional output */
@@ -114,6 +158,8 @@ typedef struct lstmcl_backward_args {
     int accumulate;    /* nonzero: add into dWx, dWh, db instead of overwriting */
     cl_mem reserve;    /* required: the training forward's reserve */
     cl_mem workspace;  /* workspace_size bytes, or NULL for the plan's own */
+    int accumulate_dx; /* nonzero: add into dx (both directions of a bidirectional
+                          layer above another share one dx) */
 } lstmcl_backward_args;
 
 /* Enqueues a forward.  Does not wait. */

@@ -528,9 +528,14 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
     while (ctx->plans) {
         lstmcl_plan *p = ctx->plans;
         ctx->plans = p->next;
-        if (p->own_workspace)
-            clReleaseMemObject(p->own_workspace);
-        p->own_workspace = NULL;
+        cl_mem *own[] = {&p->own_workspace, &p->stage[0], &p->stage[1], &p->stage[2],
+                         &p->index, &p->pack_buf};
+        size_t j;
+        for (j = 0; j < sizeof own / sizeof own[0]; j++) {
+            if (*own[j])
+                clReleaseMemObject(*own[j]);
+            *own[j] = NULL;
+        }
         p->ctx = NULL;
         p->next = NULL;
     }

@@ -301,6 +301,18 @@ struct lstmcl_plan {
     cl_mem stage[3];           /* (Np, Qp), (Np, Hp), (Hp, Qp); from the pool at first use */
     /* the tiled path */
     size_t tu, rows_per_group, kc;
+    /* layout and direction (lstmcl_plan_desc) */
+    int time_major, reverse;
+    size_t x_ld, h_ld;         /* row strides of x/dx and h/dh */
+    /* per-sequence lengths (lstmcl_plan_set_lengths): packed when any is < T */
+    int packed;
+    size_t S, P;               /* steps (the longest length) and packed rows (their sum) */
+    size_t *cnt, *boff;        /* per step: sequences still running, first packed row */
+    cl_mem index;              /* ints: packed row of (n, t) or -1 (N·T), of each
+                                  sequence's last step (N), its rank by length (N) */
+    size_t index_bytes;
+    cl_mem pack_buf;           /* packed x, h or dh, sorted h0, c0 and dh0 */
+    size_t pack_floats;
 };
 
 /* Column sums in a fixed order, in two stages: out (cols) (+)= the sums of

@@ -109,6 +109,19 @@ static size_t round_up(size_t v, size_t m)
     return (v + m - 1) / m * m;
 }
 
+/* The index table of per-sequence lengths, in ints: the packed row of
+ * (n, t) or -1 (N·T, from IX_UROW), of each sequence's last step (N), and
+ * each sequence's rank by length (N). */
+enum { IX_UROW = 0 };
+static size_t ix_fin(const lstmcl_plan *p)
+{
+    return p->d.nt;
+}
+static size_t ix_rank(const lstmcl_plan *p)
+{
+    return p->d.nt + p->d.N;
+}
+
 /* db's column sums: at most 256 parts, a fixed function of the row count,
  * so that the sums are the same on every device. */
 enum { COLSUM_PARTS = 256 };
@@ -144,11 +157,18 @@ static lstmcl_status choose_layout(lstmcl_plan *plan)
     plan->layout = LSTMCL_STEP_NATURAL;
     if (T == 1)
         return LSTMCL_SUCCESS; /* the only per-step product is dh0's */
-    /* as the natural calls make it, at a step past the first */
-    st = lstmcl__gemm_temp(ctx, 0, 0, 0, N, 4 * H, H, H, T * H, 0, 4 * H, 4 * H, T * 4 * H, &fwd);
-    if (st == LSTMCL_SUCCESS)
-        st = lstmcl__gemm_temp(ctx, 0, 0, 1, N, H, 4 * H, 4 * H, T * 4 * H, 0, 4 * H,
-                               d->e_g + d->e_nh, H, &bwd);
+    /* as the natural calls make it, at the second step: rows r0 (of step 0)
+     * and r1 (of step 1), str apart, in the plan's layout and direction */
+    {
+        const int tm = plan->time_major, rev = plan->reverse;
+        const size_t str = tm ? 1 : T, t0 = rev ? T - 1 : 0, t1 = rev ? T - 2 : 1;
+        const size_t r0 = tm ? t0 * N : t0, r1 = tm ? t1 * N : t1;
+        st = lstmcl__gemm_temp(ctx, 0, 0, 0, N, 4 * H, H, r0 * plan->h_ld, str * plan->h_ld, 0,
+                               4 * H, r1 * 4 * H, str * 4 * H, &fwd);
+        if (st == LSTMCL_SUCCESS)
+            st = lstmcl__gemm_temp(ctx, 0, 0, 1, N, H, 4 * H, r1 * 4 * H, str * 4 * H, 0, 4 * H,
+                                   d->e_g + d->e_nh, H, &bwd);
+    }
     if (st != LSTMCL_SUCCESS || (fwd == 0 && bwd == 0))
         return st;
     for (i = 0; i < sizeof pads / sizeof pads[0]; i++) {
@@ -245,10 +265,19 @@ static lstmcl_status check_buffers(const lstmcl_plan *plan, const char *fn)
 lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t N, size_t T,
                                  size_t D, size_t H)
 {
+    lstmcl_plan_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.N = N, desc.T = T, desc.D = D, desc.H = H;
+    return lstmcl_plan_create_ex(out, ctx, &desc);
+}
+
+lstmcl_status lstmcl_plan_create_ex(lstmcl_plan **out, lstmcl_context *ctx,
+                                    const lstmcl_plan_desc *desc)
+{
     static const char fn[] = "lstmcl_plan_create";
     lstmcl_plan *plan;
     lstmcl_dims d;
-    size_t pack = 0;
+    size_t pack = 0, N, T, D, H, x_ld, h_ld;
     lstmcl_status st;
 
     if (!ctx)
@@ -256,15 +285,38 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
     if (!out)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
     *out = NULL;
+    if (!desc)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: desc is NULL", fn);
+    N = desc->N, T = desc->T, D = desc->D, H = desc->H;
+    if (desc->layout != LSTMCL_BATCH_MAJOR && desc->layout != LSTMCL_TIME_MAJOR)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: layout is %d; it must be LSTMCL_BATCH_MAJOR (0) or "
+                            "LSTMCL_TIME_MAJOR (1)",
+                            fn, (int)desc->layout);
     st = lstmcl__check_dims(ctx, fn, N, T, D, H, &d);
     if (st != LSTMCL_SUCCESS)
         return st;
+    x_ld = desc->x_stride ? desc->x_stride : D;
+    h_ld = desc->h_stride ? desc->h_stride : H;
+    if (x_ld < D || h_ld < H)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: %s is %zu, less than a row's %zu floats", fn,
+                            x_ld < D ? "x_stride" : "h_stride", x_ld < D ? x_ld : h_ld,
+                            x_ld < D ? D : H);
+    if (x_ld > (size_t)INT_MAX / d.nt || h_ld > (size_t)INT_MAX / d.nt)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_TOO_LARGE,
+                            "%s: N·T = %zu rows %zu floats apart exceed lstmcl's index range "
+                            "(%d)",
+                            fn, d.nt, x_ld > h_ld ? x_ld : h_ld, INT_MAX);
     plan = calloc(1, sizeof *plan);
     if (!plan)
         return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
     plan->ctx = ctx;
     plan->d = d;
     plan->path = ctx->path;
+    plan->time_major = desc->layout == LSTMCL_TIME_MAJOR;
+    plan->reverse = desc->reverse != 0;
+    plan->x_ld = x_ld, plan->h_ld = h_ld;
     if (plan->path == LSTMCL_PATH_FUSED)
         pack = round_up(H, 16) * 4 * H; /* VW in cl/fused.cl */
     if (plan->path == LSTMCL_PATH_TILED) {
@@ -275,7 +327,10 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
         free(plan);
         return st;
     }
+    /* room for the parts of any row count up to N·T (packed rows are fewer,
+     * and fewer rows can make more parts) */
     lstmcl__colsum_parts(d.nt, &plan->parts, &plan->part_rows);
+    plan->parts = d.nt < COLSUM_PARTS ? d.nt : COLSUM_PARTS;
     plan->ws_pack = d.e_g + 2 * d.e_nh;
     plan->ws_part = plan->ws_pack + pack;
     plan->workspace_floats = plan->ws_part + plan->parts * 4 * H;
@@ -292,6 +347,103 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
     return LSTMCL_SUCCESS;
 }
 
+lstmcl_status lstmcl_plan_set_lengths(lstmcl_plan *plan, const int *lengths)
+{
+    static const char fn[] = "lstmcl_plan_set_lengths";
+    lstmcl_context *ctx;
+    size_t N, T, n, r, s, t, longest = 0, total = 0, *order = NULL, *count, *cnt = NULL,
+                             *boff = NULL;
+    int *index = NULL;
+    cl_int err;
+    lstmcl_status st;
+
+    if (!plan || !plan->ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    ctx = plan->ctx;
+    N = plan->d.N, T = plan->d.T;
+    if (lengths) {
+        for (n = 0; n < N; n++) {
+            if (lengths[n] < 1 || (size_t)lengths[n] > T)
+                return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                                    "%s: lengths[%zu] is %d; each length must be 1..T (T = %zu)",
+                                    fn, n, lengths[n], T);
+            if ((size_t)lengths[n] > longest)
+                longest = (size_t)lengths[n];
+            total += (size_t)lengths[n];
+        }
+    }
+    if (!lengths || total == plan->d.nt) { /* every sequence is T long: nothing to pack */
+        clFinish(ctx->queue);              /* what ran with the old table is done */
+        plan->packed = 0;
+        lstmcl__clear_message(ctx);
+        return LSTMCL_SUCCESS;
+    }
+    order = malloc(N * sizeof *order);
+    count = calloc(T + 1, sizeof *count);
+    cnt = malloc(T * sizeof *cnt);
+    boff = malloc(T * sizeof *boff);
+    index = malloc((plan->d.nt + 2 * N) * sizeof *index);
+    if (!order || !count || !cnt || !boff || !index) {
+        st = lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
+        goto done;
+    }
+    /* rank by length, longest first, ties in batch order (a counting sort) */
+    for (n = 0; n < N; n++)
+        count[T - (size_t)lengths[n]]++;
+    for (s = 0, r = 0; s <= T; s++) {
+        const size_t c = count[s];
+        count[s] = r;
+        r += c;
+    }
+    for (n = 0; n < N; n++)
+        order[count[T - (size_t)lengths[n]]++] = n;
+    /* step s runs the sequences longer than s: the first cnt[s] by rank */
+    for (s = 0, r = 0; s < T; s++) {
+        size_t c = 0;
+        for (n = 0; n < N; n++)
+            c += (size_t)lengths[n] > s;
+        cnt[s] = c, boff[s] = r;
+        r += c;
+    }
+    for (r = 0; r < N; r++) {
+        const size_t k = order[r], len = (size_t)lengths[k];
+        index[ix_rank(plan) + k] = (int)r;
+        index[ix_fin(plan) + k] = (int)(boff[len - 1] + r);
+        for (t = 0; t < T; t++) {
+            const size_t step = plan->reverse ? len - 1 - t : t;
+            index[k * T + t] = t < len ? (int)(boff[step] + r) : -1;
+        }
+    }
+    if (!plan->index) {
+        plan->index_bytes = (plan->d.nt + 2 * N) * sizeof *index;
+        st = lstmcl__buffer_get(ctx, plan->index_bytes, &plan->index);
+        if (st != LSTMCL_SUCCESS)
+            goto done;
+    }
+    err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                        clEnqueueWriteBuffer(ctx->queue, plan->index, CL_TRUE, 0,
+                                             plan->index_bytes, index, 0, NULL, NULL));
+    if (err != CL_SUCCESS) {
+        st = lstmcl__fail_cl(ctx, err, "clEnqueueWriteBuffer (lengths)");
+        clFinish(ctx->queue);
+        plan->packed = 0; /* the table may be half written: run unpacked until set again */
+        goto done;
+    }
+    free(plan->cnt);
+    free(plan->boff);
+    plan->cnt = cnt, plan->boff = boff, cnt = boff = NULL;
+    plan->packed = 1, plan->S = longest, plan->P = total;
+    st = LSTMCL_SUCCESS;
+    lstmcl__clear_message(ctx);
+done:
+    free(order);
+    free(count);
+    free(cnt);
+    free(boff);
+    free(index);
+    return st;
+}
+
 void lstmcl_plan_destroy(lstmcl_plan *plan)
 {
     int i;
@@ -304,10 +456,14 @@ void lstmcl_plan_destroy(lstmcl_plan *plan)
         if (*p)
             *p = plan->next;
         lstmcl__buffer_put(plan->ctx, plan->own_workspace, plan->workspace_floats * sizeof(float));
+        lstmcl__buffer_put(plan->ctx, plan->index, plan->index_bytes);
+        lstmcl__buffer_put(plan->ctx, plan->pack_buf, plan->pack_floats * sizeof(float));
         for (i = 0; i < 3; i++)
             lstmcl__buffer_put(plan->ctx, plan->stage[i], lstmcl__plan_stage_bytes(plan, i));
     }
     /* a destroyed context has released the plan's buffers already */
+    free(plan->cnt);
+    free(plan->boff);
     free(plan);
 }
 
@@ -438,10 +594,10 @@ static lstmcl_range fused_range(const lstmcl_context *ctx, size_t H, size_t N)
 }
 
 /* The tiled kernels: a group of 4·TU work-items per tile and R rows. */
-static lstmcl_range tiled_range(const lstmcl_plan *plan)
+static lstmcl_range tiled_range(const lstmcl_plan *plan, size_t rows)
 {
     lstmcl_range r = {LSTMCL_RANGE_GROUPS, (plan->d.H + plan->tu - 1) / plan->tu,
-                      (plan->d.N + plan->rows_per_group - 1) / plan->rows_per_group,
+                      (rows + plan->rows_per_group - 1) / plan->rows_per_group,
                       4 * plan->tu};
     return r;
 }
@@ -487,22 +643,129 @@ typedef struct {
     size_t off, ld;
 } view;
 
-/* The cell state after step s as kept in the reserve (rows (n, s) from
- * c_off), or for s = -1 the initial state c0 (absent: zeros). */
-static view cell_state(cl_mem rs, size_t c_off, const lstmcl_tensor *c0, long s, size_t T,
-                       size_t H)
+/* ------------------------------------------------------------- geometry
+ *
+ * Every (rows, ·) matrix of a call (x, h, dh, dx as the kernels see them,
+ * the gates, c and h_{t-1} in the reserve, da in the workspace) has its
+ * rows in one order.  Without lengths that is the caller's: step s (time
+ * t = s, or T-1-s in reverse) has its N rows from row row0(s), stride()
+ * apart.  With lengths they are packed: step s has cnt[s] rows, the
+ * sequences still running sorted by length, from row boff[s] on. */
+
+static size_t steps(const lstmcl_plan *p)
+{
+    return p->packed ? p->S : p->d.T;
+}
+
+static size_t total_rows(const lstmcl_plan *p)
+{
+    return p->packed ? p->P : p->d.nt;
+}
+
+static size_t step_rows(const lstmcl_plan *p, size_t s)
+{
+    return p->packed ? p->cnt[s] : p->d.N;
+}
+
+static size_t step_row0(const lstmcl_plan *p, size_t s)
+{
+    size_t t;
+    if (p->packed)
+        return p->boff[s];
+    t = p->reverse ? p->d.T - 1 - s : s;
+    return p->time_major ? t * p->d.N : t;
+}
+
+static size_t stride(const lstmcl_plan *p)
+{
+    return p->packed || p->time_major ? 1 : p->d.T;
+}
+
+/* Rows of step s of a matrix at (m, off) whose rows are w floats apart. */
+static view at_step(const lstmcl_plan *p, cl_mem m, size_t off, size_t w, size_t s)
 {
     view v;
-    if (s >= 0)
-        v.m = rs, v.off = c_off + (size_t)s * H, v.ld = T * H;
-    else
-        v.m = c0->mem, v.off = c0->offset, v.ld = H;
+    v.m = m;
+    v.off = off + step_row0(p, s) * w;
+    v.ld = stride(p) * w;
     return v;
+}
+
+/* The cell state after step s as kept in the reserve (c_off), or for
+ * s = -1 the initial state c0 (m NULL: zeros). */
+static view cell_state(const lstmcl_plan *p, cl_mem rs, size_t c_off, view c0, long s)
+{
+    if (s >= 0)
+        return at_step(p, rs, c_off, p->d.H, (size_t)s);
+    return c0;
+}
+
+/* The packing scratch, in floats: x (NT·D), h or dh (NT·H), then sorted
+ * h0, c0 and dh0 (N·H each). */
+static size_t pk_h(const lstmcl_plan *p)
+{
+    return p->d.e_x;
+}
+static size_t pk_h0(const lstmcl_plan *p)
+{
+    return p->d.e_x + p->d.e_h;
+}
+static size_t pk_c0(const lstmcl_plan *p)
+{
+    return pk_h0(p) + p->d.e_nh;
+}
+static size_t pk_dh0(const lstmcl_plan *p)
+{
+    return pk_c0(p) + p->d.e_nh;
+}
+
+/* How map_rows addresses the caller's tensor. */
+typedef struct {
+    cl_mem m;
+    size_t off;
+    size_t tq, sn, st; /* row u is (u / tq, u % tq) at off + n·sn + t·st */
+} user_rows;
+
+/* A caller's (N,T,·) or (T,N,·) tensor with rows ld floats apart, by (n, t). */
+static user_rows seq_rows(const lstmcl_plan *p, const lstmcl_tensor *t, size_t ld)
+{
+    user_rows u;
+    u.m = t->mem, u.off = t->offset, u.tq = p->d.T;
+    u.sn = p->time_major ? ld : p->d.T * ld;
+    u.st = p->time_major ? p->d.N * ld : ld;
+    return u;
+}
+
+/* A caller's (N,H) state, by n. */
+static user_rows state_rows(const lstmcl_tensor *t, size_t H)
+{
+    user_rows u;
+    u.m = t->mem, u.off = t->offset, u.tq = 1, u.sn = H, u.st = 0;
+    return u;
+}
+
+/* lstm_map_rows over rows u of U, through the index table from i_off. */
+static lstmcl_status map_rows(const lstmcl_plan *p, int mode, size_t rows, size_t cols,
+                              size_t i_off, user_rows u, cl_mem q, size_t q_off, size_t q_ld)
+{
+    return LSTMCL_RUN(p->ctx, lstm_map_rows, lstmcl__items(cols, rows), .rows = rows,
+                      .cols = cols, .mode = mode, .idx = p->index, .i_off = i_off, .U = u.m,
+                      .u_off = u.off, .tq = u.tq, .u_sn = u.sn, .u_st = u.st, .Q = q,
+                      .q_off = q_off, .q_ld = q_ld);
+}
+
+/* The packing scratch, at first use with lengths. */
+static lstmcl_status pack_scratch(lstmcl_plan *p)
+{
+    if (p->pack_buf)
+        return LSTMCL_SUCCESS;
+    p->pack_floats = pk_dh0(p) + p->d.e_nh;
+    return lstmcl__buffer_get(p->ctx, p->pack_floats * sizeof(float), &p->pack_buf);
 }
 
 /* -------------------------------------------------------------- forward */
 
-/* What step t of a forward reads and writes. */
+/* What step s of a forward reads and writes. */
 typedef struct {
     view hp;      /* h_{t-1}; m NULL: zeros */
     view gates;   /* a_t (x·Wx so far), activated in place when training */
@@ -511,15 +774,22 @@ typedef struct {
     lstmcl_tensor h_last, c_last;
 } fwd_step;
 
+/* Elements a tensor of NT rows `ld` apart, `w` wide, spans. */
+static size_t span(size_t rows, size_t ld, size_t w)
+{
+    return (rows - 1) * ld + w;
+}
+
 lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *a)
 {
     static const char fn[] = "lstmcl_plan_forward";
     lstmcl_context *ctx;
     const lstmcl_dims *d;
-    size_t N, T, D, H, t;
+    size_t N, D, H, S, s;
     int train, staged;
     cl_mem ws = NULL, gm;
     size_t g0 = 0, c0ff; /* offsets of the gates and c areas */
+    view xv, hv, h0v, c0v;
     lstmcl_status st;
 
     st = check_plan(plan, fn, a);
@@ -527,16 +797,16 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         return st;
     ctx = plan->ctx;
     d = &plan->d;
-    N = d->N, T = d->T, D = d->D, H = d->H;
+    N = d->N, D = d->D, H = d->H, S = steps(plan);
     train = a->reserve != NULL;
 
-    if ((st = lstmcl__check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
+    if ((st = lstmcl__check_tensor(ctx, fn, "x", &a->x, span(d->nt, plan->x_ld, D), 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "h0", &a->h0, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "b", &a->b, 4 * H, 1)) ||
-        (st = lstmcl__check_tensor(ctx, fn, "h", &a->h, d->e_h, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "h", &a->h, span(d->nt, plan->h_ld, H), 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "hT", &a->hT, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "cT", &a->cT, d->e_nh, 0)))
         return st;
@@ -550,15 +820,38 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         if ((st = workspace(plan, a->workspace, &ws)) != LSTMCL_SUCCESS)
             return st;
     }
-    staged = plan->path == LSTMCL_PATH_GEMM && plan->layout && (T > 1 || a->h0.mem);
+    staged = plan->path == LSTMCL_PATH_GEMM && plan->layout && (S > 1 || a->h0.mem);
     if (staged && (st = stages(plan)) != LSTMCL_SUCCESS)
+        return st;
+    if (plan->packed && (st = pack_scratch(plan)) != LSTMCL_SUCCESS)
         return st;
     gm = train ? a->reserve : ws;
     c0ff = d->e_g;
 
+    xv.m = a->x.mem, xv.off = a->x.offset, xv.ld = plan->x_ld;
+    hv.m = a->h.mem, hv.off = a->h.offset, hv.ld = plan->h_ld;
+    h0v.m = a->h0.mem, h0v.off = a->h0.offset, h0v.ld = H;
+    c0v.m = a->c0.mem, c0v.off = a->c0.offset, c0v.ld = H;
+    if (plan->packed) { /* x, h0 and c0 sorted and packed; h packed until the end */
+        cl_mem pb = plan->pack_buf;
+        TRY(map_rows(plan, 0, d->nt, D, IX_UROW, seq_rows(plan, &a->x, plan->x_ld), pb, 0, D));
+        xv.m = pb, xv.off = 0, xv.ld = D;
+        hv.m = pb, hv.off = pk_h(plan), hv.ld = H;
+        if (a->h0.mem) {
+            TRY(map_rows(plan, 0, N, H, ix_rank(plan), state_rows(&a->h0, H), pb, pk_h0(plan),
+                         H));
+            h0v.m = pb, h0v.off = pk_h0(plan);
+        }
+        if (a->c0.mem) {
+            TRY(map_rows(plan, 0, N, H, ix_rank(plan), state_rows(&a->c0, H), pb, pk_c0(plan),
+                         H));
+            c0v.m = pb, c0v.off = pk_c0(plan);
+        }
+    }
+
     /* a = x·Wx for every step at once */
-    TRY(lstmcl__gemm(ctx, 0, 0, d->nt, 4 * H, D, 1.0f, a->x.mem, a->x.offset, D, a->Wx.mem,
-                     a->Wx.offset, 4 * H, 0.0f, gm, g0, 4 * H));
+    TRY(lstmcl__gemm(ctx, 0, 0, total_rows(plan), 4 * H, D, 1.0f, xv.m, xv.off, xv.ld,
+                     a->Wx.mem, a->Wx.offset, 4 * H, 0.0f, gm, g0, 4 * H));
     if (plan->path != LSTMCL_PATH_GEMM)
         TRY(pack(plan, 0, &a->Wh, ws));
     if (staged) {
@@ -568,67 +861,65 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
         TRY(zero(ctx, plan->stage[2], lstmcl__plan_stage_bytes(plan, 2)));
         TRY(copy_view(ctx, H, 4 * H, a->Wh.mem, a->Wh.offset, 4 * H, 1, plan->stage[2], 0,
                       plan->Qp, 1));
-        if (a->h0.mem)
-            TRY(copy_view(ctx, N, H, a->h0.mem, a->h0.offset, H, 1, plan->stage[1], 0,
+        if (h0v.m)
+            TRY(copy_view(ctx, N, H, h0v.m, h0v.off, H, 1, plan->stage[1], 0,
                           cols ? 1 : plan->Hp, cols ? plan->Np : 1));
     }
 
-    for (t = 0; t < T; t++) {
-        fwd_step s;
-        const int last = t + 1 == T;
-        memset(&s, 0, sizeof s);
-        if (t > 0)
-            s.hp.m = a->h.mem, s.hp.off = a->h.offset + (t - 1) * H, s.hp.ld = T * H;
-        else
-            s.hp.m = a->h0.mem, s.hp.off = a->h0.offset, s.hp.ld = H;
-        s.gates.m = gm, s.gates.off = g0 + t * 4 * H, s.gates.ld = T * 4 * H;
+    for (s = 0; s < S; s++) {
+        fwd_step q;
+        const int last = s + 1 == S;
+        const size_t n = step_rows(plan, s);
+        memset(&q, 0, sizeof q);
+        q.hp = s > 0 ? at_step(plan, hv.m, hv.off, hv.ld, s - 1) : h0v;
+        q.gates = at_step(plan, gm, g0, 4 * H, s);
         if (train) { /* c_t of every step is kept */
-            s.c_in = cell_state(gm, c0ff, &a->c0, (long)t - 1, T, H);
-            s.c_out = cell_state(gm, c0ff, &a->c0, (long)t, T, H);
-            s.hp_copy.m = gm, s.hp_copy.off = d->e_g + d->e_h + t * H, s.hp_copy.ld = T * H;
+            q.c_in = cell_state(plan, gm, c0ff, c0v, (long)s - 1);
+            q.c_out = cell_state(plan, gm, c0ff, c0v, (long)s);
+            q.hp_copy = at_step(plan, gm, d->e_g + d->e_h, H, s);
         } else { /* one running c, updated in place */
-            if (t > 0)
-                s.c_in.m = ws, s.c_in.off = c0ff, s.c_in.ld = H;
+            if (s > 0)
+                q.c_in.m = ws, q.c_in.off = c0ff, q.c_in.ld = H;
             else
-                s.c_in.m = a->c0.mem, s.c_in.off = a->c0.offset, s.c_in.ld = H;
-            s.c_out.m = ws, s.c_out.off = c0ff, s.c_out.ld = H;
+                q.c_in = c0v;
+            q.c_out.m = ws, q.c_out.off = c0ff, q.c_out.ld = H;
         }
-        s.h_out.m = a->h.mem, s.h_out.off = a->h.offset + t * H, s.h_out.ld = T * H;
-        if (last)
-            s.h_last = a->hT, s.c_last = a->cT;
+        q.h_out = at_step(plan, hv.m, hv.off, hv.ld, s);
+        if (last && !plan->packed)
+            q.h_last = a->hT, q.c_last = a->cT;
 
         if (plan->path == LSTMCL_PATH_FUSED) {
-            TRY(LSTMCL_RUN(ctx, lstm_fwd_fused, fused_range(ctx, H, N), .N = N, .H = H,
-                           .h_prev = s.hp.m, .hp_off = s.hp.off, .hp_ld = s.hp.ld, .P = ws,
-                           .p_off = plan->ws_pack, .gates = gm, .g_off = s.gates.off,
-                           .g_ld = s.gates.ld, .store_gates = train, .b = a->b.mem,
-                           .b_off = a->b.offset, .c_in = s.c_in.m, .ci_off = s.c_in.off,
-                           .ci_ld = s.c_in.ld, .c_out = s.c_out.m, .co_off = s.c_out.off,
-                           .co_ld = s.c_out.ld, .h_out = s.h_out.m, .h_off = s.h_out.off,
-                           .h_ld = s.h_out.ld, .hp_copy = s.hp_copy.m, .hc_off = s.hp_copy.off,
-                           .hc_ld = s.hp_copy.ld, .h_last = s.h_last.mem,
-                           .hl_off = s.h_last.offset, .c_last = s.c_last.mem,
-                           .cl_off = s.c_last.offset));
+            TRY(LSTMCL_RUN(ctx, lstm_fwd_fused, fused_range(ctx, H, n), .N = n, .H = H,
+                           .h_prev = q.hp.m, .hp_off = q.hp.off, .hp_ld = q.hp.ld, .P = ws,
+                           .p_off = plan->ws_pack, .gates = gm, .g_off = q.gates.off,
+                           .g_ld = q.gates.ld, .store_gates = train, .b = a->b.mem,
+                           .b_off = a->b.offset, .c_in = q.c_in.m, .ci_off = q.c_in.off,
+                           .ci_ld = q.c_in.ld, .c_out = q.c_out.m, .co_off = q.c_out.off,
+                           .co_ld = q.c_out.ld, .h_out = q.h_out.m, .h_off = q.h_out.off,
+                           .h_ld = q.h_out.ld, .hp_copy = q.hp_copy.m, .hc_off = q.hp_copy.off,
+                           .hc_ld = q.hp_copy.ld, .h_last = q.h_last.mem,
+                           .hl_off = q.h_last.offset, .c_last = q.c_last.mem,
+                           .cl_off = q.c_last.offset));
         } else if (plan->path == LSTMCL_PATH_TILED) {
             const size_t R = plan->rows_per_group, KC = plan->kc, TU = plan->tu;
-            TRY(LSTMCL_RUN(ctx, lstm_fwd_tiled, tiled_range(plan), .N = N, .H = H, .TU = TU,
-                           .R = R, .KC = KC, .h_prev = s.hp.m, .hp_off = s.hp.off,
-                           .hp_ld = s.hp.ld, .P = ws, .p_off = plan->ws_pack, .gates = gm,
-                           .g_off = s.gates.off, .g_ld = s.gates.ld, .store_gates = train,
-                           .b = a->b.mem, .b_off = a->b.offset, .c_in = s.c_in.m,
-                           .ci_off = s.c_in.off, .ci_ld = s.c_in.ld, .c_out = s.c_out.m,
-                           .co_off = s.c_out.off, .co_ld = s.c_out.ld, .h_out = s.h_out.m,
-                           .h_off = s.h_out.off, .h_ld = s.h_out.ld, .hp_copy = s.hp_copy.m,
-                           .hc_off = s.hp_copy.off, .hc_ld = s.hp_copy.ld,
-                           .h_last = s.h_last.mem, .hl_off = s.h_last.offset,
-                           .c_last = s.c_last.mem, .cl_off = s.c_last.offset,
+            TRY(LSTMCL_RUN(ctx, lstm_fwd_tiled, tiled_range(plan, n), .N = n, .H = H, .TU = TU,
+                           .R = R, .KC = KC, .h_prev = q.hp.m, .hp_off = q.hp.off,
+                           .hp_ld = q.hp.ld, .P = ws, .p_off = plan->ws_pack, .gates = gm,
+                           .g_off = q.gates.off, .g_ld = q.gates.ld, .store_gates = train,
+                           .b = a->b.mem, .b_off = a->b.offset, .c_in = q.c_in.m,
+                           .ci_off = q.c_in.off, .ci_ld = q.c_in.ld, .c_out = q.c_out.m,
+                           .co_off = q.c_out.off, .co_ld = q.c_out.ld, .h_out = q.h_out.m,
+                           .h_off = q.h_out.off, .h_ld = q.h_out.ld, .hp_copy = q.hp_copy.m,
+                           .hc_off = q.hp_copy.off, .hc_ld = q.hp_copy.ld,
+                           .h_last = q.h_last.mem, .hl_off = q.h_last.offset,
+                           .c_last = q.c_last.mem, .cl_off = q.c_last.offset,
                            .hl = R * KC * sizeof(float), .acc = R * 4 * TU * sizeof(float)));
         } else {
             view rec = {NULL, 0, 0}, stage = {NULL, 0, 0};
             size_t cs = 0;
             if (staged) {
                 const int cols = plan->layout == LSTMCL_STEP_COLS;
-                if (s.hp.m) { /* Gs (Np, Qp) = Hs · Wp, all in place */
+                if (q.hp.m) { /* Gs (Np, Qp) = Hs · Wp, all in place */
                     if (cols)
                         TRY(lstmcl__gemm_ex(ctx, 1, 0, 1, plan->Qp, plan->Np, plan->Hp, 1.0f,
                                             plan->stage[2], 0, plan->Qp, plan->stage[1], 0,
@@ -644,24 +935,34 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
                     stage.ld = cols ? 1 : plan->Hp;
                     cs = cols ? plan->Np : 1;
                 }
-            } else if (s.hp.m) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
-                TRY(lstmcl__gemm(ctx, 0, 0, N, 4 * H, H, 1.0f, s.hp.m, s.hp.off, s.hp.ld,
-                                 a->Wh.mem, a->Wh.offset, 4 * H, 1.0f, gm, s.gates.off,
-                                 s.gates.ld));
+            } else if (q.hp.m) { /* a_t += h_{t-1}·Wh, in place in the gates of step t */
+                TRY(lstmcl__gemm(ctx, 0, 0, n, 4 * H, H, 1.0f, q.hp.m, q.hp.off, q.hp.ld,
+                                 a->Wh.mem, a->Wh.offset, 4 * H, 1.0f, gm, q.gates.off,
+                                 q.gates.ld));
             }
-            TRY(LSTMCL_RUN(ctx, lstm_fwd_step, lstmcl__items(H, N), .N = N, .H = H, .gates = gm,
-                           .g_off = s.gates.off, .g_ld = s.gates.ld, .store_gates = train,
+            TRY(LSTMCL_RUN(ctx, lstm_fwd_step, lstmcl__items(H, n), .N = n, .H = H, .gates = gm,
+                           .g_off = q.gates.off, .g_ld = q.gates.ld, .store_gates = train,
                            .rec = rec.m, .rec_off = rec.off, .rec_ld = rec.ld, .b = a->b.mem,
-                           .b_off = a->b.offset, .c_in = s.c_in.m, .ci_off = s.c_in.off,
-                           .ci_ld = s.c_in.ld, .c_out = s.c_out.m, .co_off = s.c_out.off,
-                           .co_ld = s.c_out.ld, .h_out = s.h_out.m, .h_off = s.h_out.off,
-                           .h_ld = s.h_out.ld, .h_prev = s.hp.m, .hp_off = s.hp.off,
-                           .hp_ld = s.hp.ld, .hp_copy = s.hp_copy.m, .hc_off = s.hp_copy.off,
-                           .hc_ld = s.hp_copy.ld, .h_stage = stage.m, .hs_off = 0,
-                           .hs_rs = stage.ld, .hs_cs = cs, .h_last = s.h_last.mem,
-                           .hl_off = s.h_last.offset, .c_last = s.c_last.mem,
-                           .cl_off = s.c_last.offset));
+                           .b_off = a->b.offset, .c_in = q.c_in.m, .ci_off = q.c_in.off,
+                           .ci_ld = q.c_in.ld, .c_out = q.c_out.m, .co_off = q.c_out.off,
+                           .co_ld = q.c_out.ld, .h_out = q.h_out.m, .h_off = q.h_out.off,
+                           .h_ld = q.h_out.ld, .h_prev = q.hp.m, .hp_off = q.hp.off,
+                           .hp_ld = q.hp.ld, .hp_copy = q.hp_copy.m, .hc_off = q.hp_copy.off,
+                           .hc_ld = q.hp_copy.ld, .h_stage = stage.m, .hs_off = 0,
+                           .hs_rs = stage.ld, .hs_cs = cs, .h_last = q.h_last.mem,
+                           .hl_off = q.h_last.offset, .c_last = q.c_last.mem,
+                           .cl_off = q.c_last.offset));
         }
+    }
+    if (plan->packed) { /* h unpacked (zeros past each end), each sequence's last states */
+        TRY(map_rows(plan, 1, d->nt, H, IX_UROW, seq_rows(plan, &a->h, plan->h_ld), hv.m,
+                     hv.off, H));
+        if (a->hT.mem)
+            TRY(map_rows(plan, 1, N, H, ix_fin(plan), state_rows(&a->hT, H), hv.m, hv.off, H));
+        if (a->cT.mem && train)
+            TRY(map_rows(plan, 1, N, H, ix_fin(plan), state_rows(&a->cT, H), gm, c0ff, H));
+        else if (a->cT.mem) /* the running c holds each sequence's last */
+            TRY(map_rows(plan, 1, N, H, ix_rank(plan), state_rows(&a->cT, H), ws, c0ff, H));
     }
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;
@@ -669,85 +970,100 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
 
 /* ------------------------------------------------------------- backward */
 
-/* Step t's cell math by the elementwise kernel: dh_rec the gradient reaching
- * h_t from step t+1, dc in the workspace, gates and c in the reserve, da into
+/* What the recurrence back reads: dh (the caller's, or packed), c0 (the
+ * caller's, or sorted) and where dh0 goes (the caller's, or sorted). */
+typedef struct {
+    view dh, c0, dh0;
+} bwd_views;
+
+/* Step s's cell math by the elementwise kernel: dh_rec the gradient reaching
+ * h_t from step s+1, dc in the workspace, gates and c in the reserve, da into
  * the workspace (and into a stage of the GEMM path when stage.m is set). */
-static lstmcl_status bwd_step(const lstmcl_plan *plan, const lstmcl_backward_args *a, size_t t,
-                              cl_mem ws, view dh_rec, view stage, size_t stage_cs)
+static lstmcl_status bwd_step(const lstmcl_plan *plan, const lstmcl_backward_args *a,
+                              const bwd_views *v, size_t s, cl_mem ws, view dh_rec, view stage,
+                              size_t stage_cs)
 {
     lstmcl_context *ctx = plan->ctx;
     const lstmcl_dims *d = &plan->d;
-    const size_t T = d->T, H = d->H;
-    const view c = cell_state(a->reserve, d->e_g, &a->c0, (long)t, T, H);
-    const view cp = cell_state(a->reserve, d->e_g, &a->c0, (long)t - 1, T, H);
-    return LSTMCL_RUN(ctx, lstm_bwd_step, lstmcl__items(H, d->N), .N = d->N, .H = H,
-                      .dh = a->dh.mem, .dh_off = a->dh.offset + t * H, .dh_ld = T * H,
-                      .dh_rec = dh_rec.m, .dr_off = dh_rec.off, .dr_ld = dh_rec.ld, .dc = ws,
-                      .dc_off = d->e_g, .gates = a->reserve, .g_off = t * 4 * H,
-                      .g_ld = T * 4 * H, .c = c.m, .c_off = c.off, .c_ld = c.ld,
-                      .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld, .da = ws,
-                      .da_off = t * 4 * H, .da_ld = T * 4 * H, .da_stage = stage.m,
-                      .ds_off = 0, .ds_rs = stage.ld, .ds_cs = stage_cs);
+    const size_t H = d->H, n = step_rows(plan, s);
+    const view c = cell_state(plan, a->reserve, d->e_g, v->c0, (long)s);
+    const view cp = cell_state(plan, a->reserve, d->e_g, v->c0, (long)s - 1);
+    const view dh = at_step(plan, v->dh.m, v->dh.off, v->dh.ld, s);
+    const view g = at_step(plan, a->reserve, 0, 4 * H, s);
+    const view da = at_step(plan, ws, 0, 4 * H, s);
+    return LSTMCL_RUN(ctx, lstm_bwd_step, lstmcl__items(H, n), .N = n, .H = H, .dh = dh.m,
+                      .dh_off = dh.off, .dh_ld = dh.ld, .dh_rec = dh_rec.m, .dr_off = dh_rec.off,
+                      .dr_ld = dh_rec.ld, .dc = ws, .dc_off = d->e_g, .gates = g.m,
+                      .g_off = g.off, .g_ld = g.ld, .c = c.m, .c_off = c.off, .c_ld = c.ld,
+                      .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld, .da = da.m,
+                      .da_off = da.off, .da_ld = da.ld, .da_stage = stage.m, .ds_off = 0,
+                      .ds_rs = stage.ld, .ds_cs = stage_cs);
 }
 
-/* Across the boundary from step t to t-1 with one fused or tiled kernel:
- * da_t·Whᵀ, then step t-1's cell math (at t = 0: dh0). */
-static lstmcl_status bwd_cross(const lstmcl_plan *plan, const lstmcl_backward_args *a, size_t t,
-                               cl_mem ws)
+/* Across the boundary from step s to s-1 with one fused or tiled kernel:
+ * da_s·Whᵀ, then step s-1's cell math (at s = 0: dh0). */
+static lstmcl_status bwd_cross(const lstmcl_plan *plan, const lstmcl_backward_args *a,
+                               const bwd_views *v, size_t s, cl_mem ws)
 {
     lstmcl_context *ctx = plan->ctx;
     const lstmcl_dims *d = &plan->d;
-    const size_t T = d->T, H = d->H, s = t > 0 ? t - 1 : 0;
-    const view c = cell_state(a->reserve, d->e_g, &a->c0, (long)s, T, H);
-    const view cp = cell_state(a->reserve, d->e_g, &a->c0, (long)t - 2, T, H);
-    cl_mem out = t > 0 ? NULL : a->dh0.mem, da_out = t > 0 ? ws : NULL;
-    const size_t out_off = t > 0 ? 0 : a->dh0.offset;
+    const size_t H = d->H, p = s > 0 ? s - 1 : 0;
+    const size_t n = step_rows(plan, p), n_rec = step_rows(plan, s);
+    const view c = cell_state(plan, a->reserve, d->e_g, v->c0, (long)p);
+    const view cp = cell_state(plan, a->reserve, d->e_g, v->c0, (long)s - 2);
+    const view dt = at_step(plan, ws, 0, 4 * H, s);
+    const view dh = at_step(plan, v->dh.m, v->dh.off, v->dh.ld, p);
+    const view g = at_step(plan, a->reserve, 0, 4 * H, p);
+    const view da = at_step(plan, ws, 0, 4 * H, p);
+    cl_mem out = s > 0 ? NULL : v->dh0.m, da_out = s > 0 ? ws : NULL;
+    const size_t out_off = s > 0 ? 0 : v->dh0.off;
 
     if (plan->path == LSTMCL_PATH_FUSED)
-        return LSTMCL_RUN(ctx, lstm_bwd_fused, fused_range(ctx, H, d->N), .N = d->N, .H = H,
-                          .da_t = ws, .dt_off = t * 4 * H, .dt_ld = T * 4 * H, .P = ws,
-                          .p_off = plan->ws_pack, .out = out, .out_off = out_off,
-                          .dh = a->dh.mem, .dh_off = a->dh.offset + s * H, .dh_ld = T * H,
-                          .dc = ws, .dc_off = d->e_g, .gates = a->reserve, .g_off = s * 4 * H,
-                          .g_ld = T * 4 * H, .c = c.m, .c_off = c.off, .c_ld = c.ld,
-                          .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld, .da_out = da_out,
-                          .da_off = s * 4 * H, .da_ld = T * 4 * H);
-    return LSTMCL_RUN(ctx, lstm_bwd_tiled, tiled_range(plan), .N = d->N, .H = H, .TU = plan->tu,
-                      .R = plan->rows_per_group, .KC = plan->kc, .da_t = ws,
-                      .dt_off = t * 4 * H, .dt_ld = T * 4 * H, .P = ws, .p_off = plan->ws_pack,
-                      .out = out, .out_off = out_off, .dh = a->dh.mem,
-                      .dh_off = a->dh.offset + s * H, .dh_ld = T * H, .dc = ws,
-                      .dc_off = d->e_g, .gates = a->reserve, .g_off = s * 4 * H,
-                      .g_ld = T * 4 * H, .c = c.m, .c_off = c.off, .c_ld = c.ld, .c_prev = cp.m,
-                      .cp_off = cp.off, .cp_ld = cp.ld, .da_out = da_out, .da_off = s * 4 * H,
-                      .da_ld = T * 4 * H,
+        return LSTMCL_RUN(ctx, lstm_bwd_fused, fused_range(ctx, H, n), .N = n, .H = H,
+                          .n_rec = n_rec, .da_t = ws, .dt_off = dt.off, .dt_ld = dt.ld, .P = ws,
+                          .p_off = plan->ws_pack, .out = out, .out_off = out_off, .dh = dh.m,
+                          .dh_off = dh.off, .dh_ld = dh.ld, .dc = ws, .dc_off = d->e_g,
+                          .gates = g.m, .g_off = g.off, .g_ld = g.ld, .c = c.m, .c_off = c.off,
+                          .c_ld = c.ld, .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld,
+                          .da_out = da_out, .da_off = da.off, .da_ld = da.ld);
+    return LSTMCL_RUN(ctx, lstm_bwd_tiled, tiled_range(plan, n), .N = n, .H = H,
+                      .n_rec = n_rec, .TU = plan->tu, .R = plan->rows_per_group, .KC = plan->kc,
+                      .da_t = ws, .dt_off = dt.off, .dt_ld = dt.ld, .P = ws,
+                      .p_off = plan->ws_pack, .out = out, .out_off = out_off, .dh = dh.m,
+                      .dh_off = dh.off, .dh_ld = dh.ld, .dc = ws, .dc_off = d->e_g,
+                      .gates = g.m, .g_off = g.off, .g_ld = g.ld, .c = c.m, .c_off = c.off,
+                      .c_ld = c.ld, .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld,
+                      .da_out = da_out, .da_off = da.off, .da_ld = da.ld,
                       .dl = plan->rows_per_group * 4 * plan->kc * sizeof(float),
                       .red = plan->rows_per_group * 4 * plan->tu * sizeof(float));
 }
 
 /* The recurrence back on the GEMM path: per step the elementwise kernel,
- * then the gradient reaching h_{t-1}, da_t·Whᵀ (at t = 0 that is dh0). */
-static lstmcl_status bwd_gemm(lstmcl_plan *plan, const lstmcl_backward_args *a, cl_mem ws)
+ * then the gradient reaching h_{t-1}, da_t·Whᵀ (at the first step that is
+ * dh0).  With lengths a row that starts at step s-1 has no da_s: its
+ * gradient from later steps stays the zero it was set to. */
+static lstmcl_status bwd_gemm(lstmcl_plan *plan, const lstmcl_backward_args *a,
+                              const bwd_views *v, cl_mem ws)
 {
     lstmcl_context *ctx = plan->ctx;
     const lstmcl_dims *d = &plan->d;
-    const size_t N = d->N, T = d->T, H = d->H;
+    const size_t N = d->N, S = steps(plan), H = d->H;
     const view dr = {ws, d->e_g + d->e_nh, H}; /* dhT, or zeros */
-    const int staged = plan->layout && (T > 1 || a->dh0.mem);
+    const int staged = plan->layout && (S > 1 || v->dh0.m);
     const int cols = plan->layout == LSTMCL_STEP_COLS;
     lstmcl_status st;
-    size_t t;
+    size_t s;
 
     if (!staged) {
-        for (t = T; t-- > 0;) {
-            view none = {NULL, 0, 0};
-            TRY(bwd_step(plan, a, t, ws, dr, none, 0));
-            if (t > 0)
-                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, t * 4 * H, T * 4 * H,
-                                 a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr.off, H));
-            else if (a->dh0.mem)
-                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, 0, T * 4 * H, a->Wh.mem,
-                                 a->Wh.offset, 4 * H, 0.0f, a->dh0.mem, a->dh0.offset, H));
+        for (s = S; s-- > 0;) {
+            const view none = {NULL, 0, 0}, da = at_step(plan, ws, 0, 4 * H, s);
+            TRY(bwd_step(plan, a, v, s, ws, dr, none, 0));
+            if (s > 0)
+                TRY(lstmcl__gemm(ctx, 0, 1, step_rows(plan, s), H, 4 * H, 1.0f, ws, da.off,
+                                 da.ld, a->Wh.mem, a->Wh.offset, 4 * H, 0.0f, ws, dr.off, H));
+            else if (v->dh0.m)
+                TRY(lstmcl__gemm(ctx, 0, 1, N, H, 4 * H, 1.0f, ws, da.off, da.ld, a->Wh.mem,
+                                 a->Wh.offset, 4 * H, 0.0f, v->dh0.m, v->dh0.off, H));
         }
         return LSTMCL_SUCCESS;
     }
@@ -758,11 +1074,11 @@ static lstmcl_status bwd_gemm(lstmcl_plan *plan, const lstmcl_backward_args *a, 
     TRY(zero(ctx, plan->stage[2], lstmcl__plan_stage_bytes(plan, 2)));
     TRY(copy_view(ctx, 4 * H, H, a->Wh.mem, a->Wh.offset, 1, 4 * H, plan->stage[2], 0, plan->Hp,
                   1));
-    for (t = T; t-- > 0;) {
+    for (s = S; s-- > 0;) {
         const view das = {plan->stage[0], 0, cols ? 1 : plan->Qp};
         const view rs = {plan->stage[1], 0, plan->Hp};
-        TRY(bwd_step(plan, a, t, ws, t + 1 == T ? dr : rs, das, cols ? plan->Np : 1));
-        if (t == 0 && !a->dh0.mem)
+        TRY(bwd_step(plan, a, v, s, ws, s + 1 == S ? dr : rs, das, cols ? plan->Np : 1));
+        if (s == 0 && !v->dh0.m)
             break;
         if (cols)
             TRY(lstmcl__gemm_ex(ctx, 1, 0, 1, plan->Hp, plan->Np, plan->Qp, 1.0f, plan->stage[2],
@@ -772,9 +1088,9 @@ static lstmcl_status bwd_gemm(lstmcl_plan *plan, const lstmcl_backward_args *a, 
             TRY(lstmcl__gemm_ex(ctx, 0, 0, 0, plan->Np, plan->Hp, plan->Qp, 1.0f, plan->stage[0],
                                 0, plan->Qp, plan->stage[2], 0, plan->Hp, 0.0f, plan->stage[1],
                                 0, plan->Hp));
-        if (t == 0)
-            TRY(copy_view(ctx, N, H, plan->stage[1], 0, plan->Hp, 1, a->dh0.mem, a->dh0.offset,
-                          H, 1));
+        if (s == 0)
+            TRY(copy_view(ctx, N, H, plan->stage[1], 0, plan->Hp, 1, v->dh0.m, v->dh0.off, H,
+                          1));
     }
     return LSTMCL_SUCCESS;
 }
@@ -801,9 +1117,11 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
     static const char fn[] = "lstmcl_plan_backward";
     lstmcl_context *ctx;
     const lstmcl_dims *d;
-    size_t N, T, D, H, t;
+    size_t N, D, H, S, rows, s;
     cl_mem ws = NULL, rs;
     const float beta = a && a->accumulate ? 1.0f : 0.0f;
+    bwd_views v;
+    view xv;
     lstmcl_status st;
 
     st = check_plan(plan, fn, a);
@@ -811,16 +1129,16 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
         return st;
     ctx = plan->ctx;
     d = &plan->d;
-    N = d->N, T = d->T, D = d->D, H = d->H;
+    N = d->N, D = d->D, H = d->H, S = steps(plan), rows = total_rows(plan);
 
-    if ((st = lstmcl__check_tensor(ctx, fn, "x", &a->x, d->e_x, 1)) ||
+    if ((st = lstmcl__check_tensor(ctx, fn, "x", &a->x, span(d->nt, plan->x_ld, D), 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "c0", &a->c0, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "Wx", &a->Wx, d->e_wx, 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "Wh", &a->Wh, d->e_wh, 1)) ||
-        (st = lstmcl__check_tensor(ctx, fn, "dh", &a->dh, d->e_h, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dh", &a->dh, span(d->nt, plan->h_ld, H), 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dhT", &a->dhT, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dcT", &a->dcT, d->e_nh, 0)) ||
-        (st = lstmcl__check_tensor(ctx, fn, "dx", &a->dx, d->e_x, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dx", &a->dx, span(d->nt, plan->x_ld, D), 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dh0", &a->dh0, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dc0", &a->dc0, d->e_nh, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dWx", &a->dWx, d->e_wx, 0)) ||
@@ -837,41 +1155,88 @@ lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args
         return st;
     if ((st = workspace(plan, a->workspace, &ws)) != LSTMCL_SUCCESS)
         return st;
+    if (plan->packed && (st = pack_scratch(plan)) != LSTMCL_SUCCESS)
+        return st;
     rs = a->reserve;
 
-    TRY(copy_or_zero(ctx, ws, d->e_g, &a->dcT, d->e_nh));
-    TRY(copy_or_zero(ctx, ws, d->e_g + d->e_nh, &a->dhT, d->e_nh));
+    xv.m = a->x.mem, xv.off = a->x.offset, xv.ld = plan->x_ld;
+    v.dh.m = a->dh.mem, v.dh.off = a->dh.offset, v.dh.ld = plan->h_ld;
+    v.c0.m = a->c0.mem, v.c0.off = a->c0.offset, v.c0.ld = H;
+    v.dh0.m = a->dh0.mem, v.dh0.off = a->dh0.offset, v.dh0.ld = H;
+    if (plan->packed) {
+        /* dh packed, with dhT added at each sequence's last step; dcT sorted
+         * into dc (a row's dc is untouched until its last step) */
+        cl_mem pb = plan->pack_buf;
+        const lstmcl_tensor none = {NULL, 0};
+        TRY(map_rows(plan, 0, d->nt, H, IX_UROW, seq_rows(plan, &a->dh, plan->h_ld), pb,
+                     pk_h(plan), H));
+        v.dh.m = pb, v.dh.off = pk_h(plan), v.dh.ld = H;
+        if (a->dhT.mem)
+            TRY(map_rows(plan, 2, N, H, ix_fin(plan), state_rows(&a->dhT, H), pb, pk_h(plan),
+                         H));
+        TRY(copy_or_zero(ctx, ws, d->e_g + d->e_nh, &none, d->e_nh));
+        if (a->dcT.mem)
+            TRY(map_rows(plan, 0, N, H, ix_rank(plan), state_rows(&a->dcT, H), ws, d->e_g, H));
+        else
+            TRY(copy_or_zero(ctx, ws, d->e_g, &none, d->e_nh));
+        if (a->c0.mem) {
+            TRY(map_rows(plan, 0, N, H, ix_rank(plan), state_rows(&a->c0, H), pb, pk_c0(plan),
+                         H));
+            v.c0.m = pb, v.c0.off = pk_c0(plan);
+        }
+        if (a->dh0.mem)
+            v.dh0.m = pb, v.dh0.off = pk_dh0(plan);
+        if (a->dWx.mem) {
+            TRY(map_rows(plan, 0, d->nt, D, IX_UROW, seq_rows(plan, &a->x, plan->x_ld), pb, 0,
+                         D));
+            xv.m = pb, xv.off = 0, xv.ld = D;
+        }
+    } else {
+        TRY(copy_or_zero(ctx, ws, d->e_g, &a->dcT, d->e_nh));
+        TRY(copy_or_zero(ctx, ws, d->e_g + d->e_nh, &a->dhT, d->e_nh));
+    }
     if (plan->path == LSTMCL_PATH_GEMM) {
-        TRY(bwd_gemm(plan, a, ws));
+        TRY(bwd_gemm(plan, a, &v, ws));
     } else {
         const view dr = {ws, d->e_g + d->e_nh, H}, none = {NULL, 0, 0};
         TRY(pack(plan, 1, &a->Wh, ws));
         /* the last step's cell math by the elementwise kernel, then each
          * boundary with one kernel */
-        TRY(bwd_step(plan, a, T - 1, ws, dr, none, 0));
-        for (t = T; t-- > 0;)
-            if (t > 0 || a->dh0.mem)
-                TRY(bwd_cross(plan, a, t, ws));
+        TRY(bwd_step(plan, a, &v, S - 1, ws, dr, none, 0));
+        for (s = S; s-- > 0;)
+            if (s > 0 || v.dh0.m)
+                TRY(bwd_cross(plan, a, &v, s, ws));
     }
-    if (a->dc0.mem) {
+    if (a->dc0.mem && plan->packed) {
+        TRY(map_rows(plan, 1, N, H, ix_rank(plan), state_rows(&a->dc0, H), ws, d->e_g, H));
+    } else if (a->dc0.mem) {
         lstmcl_tensor dc = {ws, d->e_g};
         TRY(copy_or_zero(ctx, a->dc0.mem, a->dc0.offset, &dc, d->e_nh));
     }
+    if (a->dh0.mem && plan->packed)
+        TRY(map_rows(plan, 1, N, H, ix_rank(plan), state_rows(&a->dh0, H), v.dh0.m, v.dh0.off,
+                     H));
 
     /* all steps at once */
-    if (a->dx.mem)
-        TRY(lstmcl__gemm(ctx, 0, 1, d->nt, D, 4 * H, 1.0f, ws, 0, 4 * H, a->Wx.mem, a->Wx.offset,
-                         4 * H, 0.0f, a->dx.mem, a->dx.offset, D));
     if (a->dWx.mem)
-        TRY(lstmcl__gemm(ctx, 1, 0, D, 4 * H, d->nt, 1.0f, a->x.mem, a->x.offset, D, ws, 0,
-                         4 * H, beta, a->dWx.mem, a->dWx.offset, 4 * H));
+        TRY(lstmcl__gemm(ctx, 1, 0, D, 4 * H, rows, 1.0f, xv.m, xv.off, xv.ld, ws, 0, 4 * H,
+                         beta, a->dWx.mem, a->dWx.offset, 4 * H));
+    if (a->dx.mem && plan->packed) { /* into the packed x's place, then unpacked */
+        TRY(lstmcl__gemm(ctx, 0, 1, rows, D, 4 * H, 1.0f, ws, 0, 4 * H, a->Wx.mem, a->Wx.offset,
+                         4 * H, 0.0f, plan->pack_buf, 0, D));
+        TRY(map_rows(plan, a->accumulate_dx ? 3 : 1, d->nt, D, IX_UROW,
+                     seq_rows(plan, &a->dx, plan->x_ld), plan->pack_buf, 0, D));
+    } else if (a->dx.mem) {
+        TRY(lstmcl__gemm(ctx, 0, 1, rows, D, 4 * H, 1.0f, ws, 0, 4 * H, a->Wx.mem, a->Wx.offset,
+                         4 * H, a->accumulate_dx ? 1.0f : 0.0f, a->dx.mem, a->dx.offset,
+                         plan->x_ld));
+    }
     if (a->dWh.mem)
-        TRY(lstmcl__gemm(ctx, 1, 0, H, 4 * H, d->nt, 1.0f, rs, d->e_g + d->e_h, H, ws, 0, 4 * H,
+        TRY(lstmcl__gemm(ctx, 1, 0, H, 4 * H, rows, 1.0f, rs, d->e_g + d->e_h, H, ws, 0, 4 * H,
                          beta, a->dWh.mem, a->dWh.offset, 4 * H));
     if (a->db.mem)
-        TRY(lstmcl__colsum(ctx, d->nt, 4 * H, ws, 0, a->db.mem, a->db.offset, a->accumulate, ws,
+        TRY(lstmcl__colsum(ctx, rows, 4 * H, ws, 0, a->db.mem, a->db.offset, a->accumulate, ws,
                            plan->ws_part));
-    (void)N;
     lstmcl__clear_message(ctx);
     return LSTMCL_SUCCESS;
 }
