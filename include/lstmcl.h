@@ -192,6 +192,53 @@ LSTMCL_API lstmcl_status lstmcl_backward(lstmcl_context *ctx, const lstmcl_cache
                                          const float *dh, float *dx, float *dh0, float *dWx,
                                          float *dWh, float *db);
 
+/* Where the rows of a sequence's x, h (and their gradients) are. */
+typedef enum lstmcl_layout {
+    LSTMCL_BATCH_MAJOR = 0, /* (N,T,·): row n·T + t, as lstmcl_forward's */
+    LSTMCL_TIME_MAJOR = 1   /* (T,N,·): row t·N + n, PyTorch's and cuDNN's default */
+} lstmcl_layout;
+
+/* How a sequence call reads its input.  Zero-initialise ({0}) and set what
+ * you use; a NULL options pointer means all defaults. */
+typedef struct lstmcl_sequence_options {
+    lstmcl_layout layout; /* of x, h, dh and dx (default batch-major) */
+    int reverse;          /* nonzero: run from the last step to the first (the reverse
+                             half of a bidirectional layer): h0 and c0 enter at the
+                             last step, hT and cT are the states after t = 0.  Only
+                             for lstmcl_forward_ex; a model's directions come from its
+                             weights. */
+    const int *lengths;   /* N values, each 1..T, for a right-padded batch (outputs past
+                             a sequence's end are zero; its final states are those of
+                             its own last step; the reverse direction starts there);
+                             NULL: all are T.  Copied during the call. */
+} lstmcl_sequence_options;
+
+/*
+ * A whole sequence with everything optional given and returned: options
+ * (layout, direction, lengths), the initial cell state c0 and the final
+ * states hT, cT.
+ * Inputs: x (N,T,D) or (T,N,D), h0 (N,H) or NULL (zeros), c0 (N,H) or NULL
+ * (zeros), Wx (D,4H), Wh (H,4H), b (4H).  Outputs: h (N,T,H) or (T,N,H);
+ * hT, cT (N,H) or NULL.  cache: as in lstmcl_forward, for lstmcl_backward_ex.
+ */
+LSTMCL_API lstmcl_status lstmcl_forward_ex(lstmcl_context *ctx, size_t N, size_t T, size_t D,
+                                           size_t H, const lstmcl_sequence_options *options,
+                                           const float *x, const float *h0, const float *c0,
+                                           const float *Wx, const float *Wh, const float *b,
+                                           float *h, float *hT, float *cT,
+                                           lstmcl_cache **cache);
+
+/*
+ * Backward of lstmcl_forward_ex, with its cache.  Inputs: dh like h; dhT,
+ * dcT (N,H) or NULL (zeros): gradients w.r.t. the final states.  Outputs,
+ * each optional (NULL: not computed): dx like x, dh0, dc0 (N,H), dWx, dWh,
+ * db.  With lengths, gradients flow through each sequence's valid steps only.
+ */
+LSTMCL_API lstmcl_status lstmcl_backward_ex(lstmcl_context *ctx, const lstmcl_cache *cache,
+                                            const float *dh, const float *dhT,
+                                            const float *dcT, float *dx, float *dh0,
+                                            float *dc0, float *dWx, float *dWh, float *db);
+
 #ifdef __cplusplus
 }
 #endif

@@ -76,12 +76,6 @@ typedef struct lstmcl_tensor {
  * destroyed can only be destroyed). */
 LSTMCL_API lstmcl_status lstmcl_plan_create(lstmcl_plan **plan, lstmcl_context *ctx, size_t N,
                                             size_t T, size_t D, size_t H);
-/* Where the rows of x, h, dh and dx are. */
-typedef enum lstmcl_layout {
-    LSTMCL_BATCH_MAJOR = 0, /* (N,T,·): row n·T + t, as lstmcl.h's sequence calls */
-    LSTMCL_TIME_MAJOR = 1   /* (T,N,·): row t·N + n, PyTorch's and cuDNN's default */
-} lstmcl_layout;
-
 /* A plan's shape and layout.  Zero-initialise ({0}) and set what you use. */
 typedef struct lstmcl_plan_desc {
     size_t N, T, D, H;    /* all at least 1 */

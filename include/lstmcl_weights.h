@@ -3,7 +3,8 @@
  * bidirectional, in lstmcl's layout; filled from PyTorch's nn.LSTM (its
  * state_dict as a safetensors file, or its tensors on host arrays) or from
  * the ONNX LSTM operator's initializers, and written back as safetensors.
- * Nothing here touches OpenCL, prints or exits.
+ * Nothing here prints or exits; only lstmcl_model_forward and _backward
+ * touch the device.
  *
  * Layout.  For layer l and direction d (0 forward, 1 reverse), one block of
  *   Wx (D_l, 4H), Wh (H, 4H), b (4H),
@@ -123,6 +124,34 @@ LSTMCL_API lstmcl_status lstmcl_weights_set_onnx(lstmcl_weights *w, size_t layer
 /* The calling thread's detailed message about its last failed
  * lstmcl_weights_* call, "" if none. */
 LSTMCL_API const char *lstmcl_weights_last_message(void);
+
+/* ----------------------------------------------------------- running
+ * A stack of layers (lstmcl_weights' shape: layers, directions, D, H) on
+ * host arrays, as PyTorch's nn.LSTM computes it: a bidirectional layer's
+ * output concatenates [forward, reverse] along features (dirs·H) and feeds
+ * the next layer; states are (layers·dirs, N, H) in PyTorch's h_n order
+ * (layer by layer, forward before reverse).  options: layout (PyTorch's
+ * default, batch_first=False, is LSTMCL_TIME_MAJOR) and lengths (as
+ * pack_padded_sequence(enforce_sorted=False) → LSTM → pad_packed_sequence);
+ * its reverse must be 0.
+ * Inputs: x (N,T,D) or (T,N,D); h0, c0 or NULL (zeros).  Outputs: y (N,T,
+ * dirs·H) or (T,N,dirs·H); hn, cn or NULL.  cache: NULL for inference, else
+ * it receives what lstmcl_model_backward needs (lstmcl_cache_destroy). */
+LSTMCL_API lstmcl_status lstmcl_model_forward(lstmcl_context *ctx, const lstmcl_weights *w,
+                                              size_t N, size_t T,
+                                              const lstmcl_sequence_options *options,
+                                              const float *x, const float *h0, const float *c0,
+                                              float *y, float *hn, float *cn,
+                                              lstmcl_cache **cache);
+/* Backward of lstmcl_model_forward.  Inputs: dy like y; dhn, dcn like hn or
+ * NULL (zeros).  Outputs, each optional: dx like x, dh0, dc0 like h0, and
+ * dweights, the gradient of every weight in lstmcl_weights_data()'s layout
+ * (lstmcl_weights_data's count floats; the bias's gradient is the one of
+ * PyTorch's bias_ih and bias_hh alike). */
+LSTMCL_API lstmcl_status lstmcl_model_backward(lstmcl_context *ctx, const lstmcl_cache *cache,
+                                               const float *dy, const float *dhn,
+                                               const float *dcn, float *dx, float *dh0,
+                                               float *dc0, float *dweights);
 
 #ifdef __cplusplus
 }

@@ -522,6 +522,8 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
                 clReleaseMemObject(c->mem[k]);
             c->mem[k] = NULL;
         }
+        lstmcl__model_free(NULL, c->model);
+        c->model = NULL;
         c->ctx = NULL;
         c->next = NULL;
     }

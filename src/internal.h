@@ -327,7 +327,12 @@ void lstmcl__colsum_parts(size_t rows, size_t *parts, size_t *part_rows);
 size_t lstmcl__plan_stage_bytes(const lstmcl_plan *plan, int which);
 
 /* ---- the host-pointer API's cache (lstm.c) ---- */
-typedef enum { LSTMCL_CACHE_STEP = 1, LSTMCL_CACHE_SEQUENCE = 2 } lstmcl_cache_kind;
+typedef enum {
+    LSTMCL_CACHE_STEP = 1,
+    LSTMCL_CACHE_SEQUENCE = 2,
+    LSTMCL_CACHE_MODEL = 3 /* lstmcl_forward_ex, lstmcl_model_forward (src/model.c) */
+} lstmcl_cache_kind;
+typedef struct lstmcl__model lstmcl__model;
 
 /* Device copies a backward needs, in the order of lstm.c's buffer list. */
 enum { LSTMCL_CB_RESERVE, LSTMCL_CB_X, LSTMCL_CB_WX, LSTMCL_CB_WH, LSTMCL_CB_C0, LSTMCL_CB_COUNT };
@@ -339,6 +344,15 @@ struct lstmcl_cache {
     size_t N, T, D, H;
     cl_mem mem[LSTMCL_CB_COUNT]; /* NULL where absent (c0 of a sequence) */
     size_t bytes[LSTMCL_CB_COUNT];
+    lstmcl__model *model;        /* LSTMCL_CACHE_MODEL: what the forward kept */
 };
+
+/* Finds cache among ctx's live caches and checks its kind (a message names
+ * the forward that makes such caches). */
+lstmcl_status lstmcl__check_cache(lstmcl_context *ctx, const char *fn, const lstmcl_cache *cache,
+                                  lstmcl_cache_kind kind);
+/* Releases a model cache's device buffers: to ctx's pool, or outright when
+ * ctx is NULL (its context is being destroyed); then its host memory. */
+void lstmcl__model_free(lstmcl_context *ctx, lstmcl__model *m);
 
 #endif

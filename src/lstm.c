@@ -179,8 +179,22 @@ fail:
     return st;
 }
 
-static lstmcl_status check_cache(lstmcl_context *ctx, const char *fn, const lstmcl_cache *cache,
-                                 lstmcl_cache_kind kind)
+static const char *maker(lstmcl_cache_kind kind)
+{
+    return kind == LSTMCL_CACHE_STEP       ? "lstmcl_step_forward"
+           : kind == LSTMCL_CACHE_SEQUENCE ? "lstmcl_forward"
+                                           : "lstmcl_forward_ex or lstmcl_model_forward";
+}
+
+static const char *user(lstmcl_cache_kind kind)
+{
+    return kind == LSTMCL_CACHE_STEP       ? "lstmcl_step_backward"
+           : kind == LSTMCL_CACHE_SEQUENCE ? "lstmcl_backward"
+                                           : "lstmcl_backward_ex or lstmcl_model_backward";
+}
+
+lstmcl_status lstmcl__check_cache(lstmcl_context *ctx, const char *fn, const lstmcl_cache *cache,
+                                  lstmcl_cache_kind kind)
 {
     const lstmcl_cache *c;
     if (!cache)
@@ -198,10 +212,8 @@ static lstmcl_status check_cache(lstmcl_context *ctx, const char *fn, const lstm
                             fn);
     if (c->kind != kind)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_CACHE,
-                            "%s: the cache was made by %s; use it with %s", fn,
-                            c->kind == LSTMCL_CACHE_STEP ? "lstmcl_step_forward" : "lstmcl_forward",
-                            c->kind == LSTMCL_CACHE_STEP ? "lstmcl_step_backward"
-                                                         : "lstmcl_backward");
+                            "%s: the cache was made by %s; use it with %s", fn, maker(c->kind),
+                            user(c->kind));
     return LSTMCL_SUCCESS;
 }
 
@@ -323,7 +335,7 @@ lstmcl_status lstmcl_step_backward(lstmcl_context *ctx, const lstmcl_cache *cach
 
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
-    st = check_cache(ctx, fn, cache, LSTMCL_CACHE_STEP);
+    st = lstmcl__check_cache(ctx, fn, cache, LSTMCL_CACHE_STEP);
     if (st != LSTMCL_SUCCESS)
         return st;
     CHECK_PTR(dnext_h);
@@ -345,7 +357,7 @@ lstmcl_status lstmcl_backward(lstmcl_context *ctx, const lstmcl_cache *cache, co
 
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
-    st = check_cache(ctx, fn, cache, LSTMCL_CACHE_SEQUENCE);
+    st = lstmcl__check_cache(ctx, fn, cache, LSTMCL_CACHE_SEQUENCE);
     if (st != LSTMCL_SUCCESS)
         return st;
     CHECK_PTR(dh);
@@ -371,5 +383,6 @@ void lstmcl_cache_destroy(lstmcl_cache *cache)
         for (i = 0; i < LSTMCL_CB_COUNT; i++)
             lstmcl__buffer_put(cache->ctx, cache->mem[i], cache->bytes[i]);
     }
+    lstmcl__model_free(cache->ctx, cache->model); /* a NULL ctx: released already */
     free(cache);
 }

@@ -60,8 +60,19 @@ static void expect_close(const char *what, const float *got, const double *want,
 }
 
 /* One configuration, forward and backward, against the reference. */
-static void check_config(size_t N, size_t T, size_t D, size_t H, int time_major, int reverse,
-                         int with_lengths, int states, size_t xpad, size_t hcols, size_t hcol0)
+static void check_host(size_t N, size_t T, size_t D, size_t H, int time_major, int reverse,
+                       const int *len, int states, const float *x, const float *h0,
+                       const float *c0, const float *Wx, const float *Wh, const float *b,
+                       const float *dh, const float *dhT, const float *dcT, const double *rh,
+                       const double *rhT, const double *rcT, const double *rdx,
+                       const double *rdh0, const double *rdc0, const double *rdWx,
+                       const double *rdWh, const double *rdb, const char *config);
+
+/* One configuration, forward and backward, against the reference; with
+ * host set, through lstmcl_forward_ex and lstmcl_backward_ex too. */
+static void check_config_(size_t N, size_t T, size_t D, size_t H, int time_major, int reverse,
+                          int with_lengths, int states, size_t xpad, size_t hcols, size_t hcol0,
+                          int host_too)
 {
     const size_t xl = D + xpad, hl = hcols, NT = N * T;
     const double wsc = 2.0 / sqrt((double)(D + H));
@@ -215,6 +226,10 @@ static void check_config(size_t N, size_t T, size_t D, size_t H, int time_major,
     got = host(bdWh, H * 4 * H), expect_close("dWh", got, rdWh, H * 4 * H, config), free(got);
     got = host(bdb, 4 * H), expect_close("db", got, rdb, 4 * H, config), free(got);
 
+    if (host_too)
+        check_host(N, T, D, H, time_major, reverse, with_lengths ? len : NULL, states, x, h0, c0,
+                   Wx, Wh, b, dh, dhT, dcT, rh, rhT, rcT, rdx, rdh0, rdc0, rdWx, rdWh, rdb,
+                   config);
     {
         cl_mem all[] = {bx, bh0, bc0, bWx, bWh, bb, bh, bhT, bcT, bdh, bdhT, bdcT, bdx, bdh0,
                         bdc0, bdWx, bdWh, bdb, reserve};
@@ -225,6 +240,51 @@ static void check_config(size_t N, size_t T, size_t D, size_t H, int time_major,
     free(len), free(x), free(h0), free(c0), free(Wx), free(Wh), free(b), free(dh), free(dhT);
     free(dcT), free(rh), free(rhT), free(rcT), free(rdx), free(rdh0), free(rdc0), free(rdWx);
     free(rdWh), free(rdb), free(dWx_), free(dWh_), free(db_);
+}
+
+static void check_config(size_t N, size_t T, size_t D, size_t H, int time_major, int reverse,
+                         int with_lengths, int states, size_t xpad, size_t hcols, size_t hcol0)
+{
+    check_config_(N, T, D, H, time_major, reverse, with_lengths, states, xpad, hcols, hcol0,
+                  xpad == 0 && hcols == H);
+}
+
+/* The host-pointer calls on the same data (x, h and dh rows unpadded). */
+static void check_host(size_t N, size_t T, size_t D, size_t H, int time_major, int reverse,
+                       const int *len, int states, const float *x, const float *h0,
+                       const float *c0, const float *Wx, const float *Wh, const float *b,
+                       const float *dh, const float *dhT, const float *dcT, const double *rh,
+                       const double *rhT, const double *rcT, const double *rdx,
+                       const double *rdh0, const double *rdc0, const double *rdWx,
+                       const double *rdWh, const double *rdb, const char *config)
+{
+    const size_t NT = N * T;
+    lstmcl_sequence_options o;
+    lstmcl_cache *cache = NULL;
+    float *h = tu_nans(NT * H), *hT = tu_nans(N * H), *cT = tu_nans(N * H);
+    float *dx = tu_nans(NT * D), *dh0 = tu_nans(N * H), *dc0 = tu_nans(N * H);
+    float *dWx = tu_nans(D * 4 * H), *dWh = tu_nans(H * 4 * H), *db = tu_nans(4 * H);
+    memset(&o, 0, sizeof o);
+    o.layout = time_major ? LSTMCL_TIME_MAJOR : LSTMCL_BATCH_MAJOR;
+    o.reverse = reverse, o.lengths = len;
+    ck_assert_msg(lstmcl_forward_ex(ctx, N, T, D, H, &o, x, states ? h0 : NULL,
+                                    states ? c0 : NULL, Wx, Wh, b, h, hT, cT,
+                                    &cache) == LSTMCL_SUCCESS,
+                  "%s: %s", config, lstmcl_context_message(ctx));
+    ck_assert_msg(lstmcl_backward_ex(ctx, cache, dh, states ? dhT : NULL, states ? dcT : NULL, dx,
+                                     dh0, dc0, dWx, dWh, db) == LSTMCL_SUCCESS,
+                  "%s: %s", config, lstmcl_context_message(ctx));
+    expect_close("host h", h, rh, NT * H, config);
+    expect_close("host hT", hT, rhT, N * H, config);
+    expect_close("host cT", cT, rcT, N * H, config);
+    expect_close("host dx", dx, rdx, NT * D, config);
+    expect_close("host dh0", dh0, rdh0, N * H, config);
+    expect_close("host dc0", dc0, rdc0, N * H, config);
+    expect_close("host dWx", dWx, rdWx, D * 4 * H, config);
+    expect_close("host dWh", dWh, rdWh, H * 4 * H, config);
+    expect_close("host db", db, rdb, 4 * H, config);
+    lstmcl_cache_destroy(cache);
+    free(h), free(hT), free(cT), free(dx), free(dh0), free(dc0), free(dWx), free(dWh), free(db);
 }
 
 /* Every combination of layout, direction, lengths and states on awkward
@@ -283,6 +343,44 @@ START_TEST(lengths_errors)
 }
 END_TEST
 
+/* The host-pointer calls refuse what they cannot run, with a message. */
+START_TEST(host_errors)
+{
+    float x[6] = {0}, W[8] = {0}, h[6];
+    lstmcl_sequence_options o;
+    lstmcl_cache *cache = NULL;
+    int lens[3] = {1, 0, 2};
+    memset(&o, 0, sizeof o);
+    o.layout = (lstmcl_layout)3;
+    ck_assert_int_eq(lstmcl_forward_ex(ctx, 3, 2, 1, 1, &o, x, NULL, NULL, W, W, W, h, NULL,
+                                       NULL, NULL),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "layout"));
+    o.layout = LSTMCL_TIME_MAJOR, o.lengths = lens;
+    ck_assert_int_eq(lstmcl_forward_ex(ctx, 3, 2, 1, 1, &o, x, NULL, NULL, W, W, W, h, NULL,
+                                       NULL, &cache),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(cache);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "lengths[1] is 0"));
+    ck_assert_int_eq(lstmcl_forward_ex(ctx, 3, 2, 1, 1, NULL, NULL, NULL, NULL, W, W, W, h, NULL,
+                                       NULL, NULL),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "x is NULL"));
+    /* a cache of lstmcl_forward is not one of lstmcl_forward_ex */
+    ck_assert_int_eq(lstmcl_forward(ctx, 3, 2, 1, 1, x, x, W, W, W, h, &cache), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_backward_ex(ctx, cache, h, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                        NULL),
+                     LSTMCL_ERROR_INVALID_CACHE);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "lstmcl_backward"));
+    lstmcl_cache_destroy(cache);
+    /* and the context still works */
+    o.lengths = NULL;
+    ck_assert_int_eq(lstmcl_forward_ex(ctx, 3, 2, 1, 1, &o, x, NULL, NULL, W, W, W, h, NULL,
+                                       NULL, NULL),
+                     LSTMCL_SUCCESS);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -293,6 +391,7 @@ int main(void)
     tcase_add_loop_test(tc, bidirectional_halves, 0, 4);
     tcase_add_loop_test(tc, lengths_larger_batch, 0, 4);
     tcase_add_test(tc, lengths_errors);
+    tcase_add_test(tc, host_errors);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
