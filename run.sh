@@ -53,8 +53,9 @@ demo)
     ;;
 test)
     # oclgrind: the kernel tests on a simulated device; clang-15: the kernel
-    # portability check (amdgcn and nvptx64)
-    install_missing oclgrind clang-15
+    # portability check (amdgcn and nvptx64); PyTorch, numpy and onnx: the
+    # proof against nn.LSTM and torch.onnx.export
+    install_missing oclgrind clang-15 python3-torch python3-numpy python3-onnx
     build
     exec meson test -C build --print-errorlogs "$@"
     ;;
@@ -84,8 +85,8 @@ fuzz)
         CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true \
             -Db_sanitize=address,undefined -Db_lundef=false >&2
     fi
-    ninja -C build-fuzz fuzz/fuzz-tuning fuzz/fuzz-checkpoint fuzz/fuzz-safetensors >&2
-    for f in tuning checkpoint safetensors; do
+    ninja -C build-fuzz fuzz/fuzz-tuning fuzz/fuzz-checkpoint fuzz/fuzz-safetensors fuzz/fuzz-npy >&2
+    for f in tuning checkpoint safetensors npy; do
         work=$(mktemp -d)
         cp fuzz/corpus/$f/* "$work"/
         echo "fuzzing the $f parser for $seconds s" >&2

@@ -19,4 +19,13 @@ grep -q "^launches per step (gemm path): forward 1 lstmcl kernel + 1 CLBlast GEM
 grep -q "^2,3,4,5,custom,train-step,lstmcl-host-api," "$out"
 "$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-host --json > "$out" 2>/dev/null
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['results']" "$out"
-echo "lstmcl-bench: table with breakdown, CSV and JSON"
+# the layer features beside the unidirectional full batch
+"$bench" --shape 6,5,4,3 --repeat 1 --warmup 0 --no-first-call --no-host > "$out" 2>/dev/null
+for row in "unidirectional, full batch" "bidirectional, full batch" \
+    "unidirectional, lengths 1..T" "bidirectional, lengths 1..T"; do
+    grep -q "^  $row  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*$" "$out" ||
+        { echo "FAIL: no '$row' row"; cat "$out"; exit 1; }
+done
+"$bench" --shape 6,5,4,3 --repeat 1 --warmup 0 --no-first-call --no-host --no-layers > "$out" 2>/dev/null
+! grep -q "bidirectional" "$out" || { echo "FAIL: --no-layers still measured them"; exit 1; }
+echo "lstmcl-bench: table with breakdown, CSV and JSON, layer features"

@@ -50,5 +50,43 @@ for got, want in (("y-run", "y"), ("run_h", "hn"), ("run_c", "cn")):
 print("%s: lstmcl-run matches PyTorch (largest normalised error %.2e)" % (d.split("/")[-1], worst))
 PY
 done
+echo "== lstmcl-run refuses mismatched inputs, naming the file and field"
+c="$dir/case05"   # 2 layers, bidirectional, time-major, D = 9, H = 8, N = 7, T = 6
+"$py" - "$dir" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+np.save(d + "/x-d.npy", np.zeros((6, 7, 5), np.float32))
+np.save(d + "/x-i.npy", np.zeros((6, 7, 9), np.int32))
+np.save(d + "/x-2d.npy", np.zeros((6, 9), np.float32))
+np.save(d + "/len-long.npy", np.array([1, 2, 3, 4, 5, 6, 7], np.int64))
+np.save(d + "/len-n.npy", np.array([1, 2], np.int32))
+np.save(d + "/len-f.npy", np.ones(7, np.float32))
+np.save(d + "/h0-bad.npy", np.zeros((2, 7, 8), np.float32))
+open(d + "/junk.npy", "wb").write(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'")
+PY
+expect_fail() { # WHAT PATTERN ARGS...: exits non-zero and says PATTERN
+    what=$1 pattern=$2
+    shift 2
+    if out=$("$run" "$@" --output "$dir/never.npy" 2>&1); then
+        echo "FAIL: lstmcl-run accepted $what"; status=1
+    elif ! printf '%s' "$out" | grep -q -- "$pattern"; then
+        echo "FAIL: lstmcl-run on $what said: $out"; status=1
+    else
+        echo "ok: $what: $out"
+    fi
+}
+W="--weights $c/model.safetensors"
+expect_fail "an input of the wrong D" "x-d.npy: .*D = 5, but the model .* takes D = 9" $W --input "$dir/x-d.npy"
+expect_fail "an int32 input" "x-i.npy: the input has dtype int32" $W --input "$dir/x-i.npy"
+expect_fail "a 2-d input" "x-2d.npy: the input has shape (6, 9)" $W --input "$dir/x-2d.npy"
+expect_fail "a length past T" "len-long.npy: length 6 is 7; each must be 1..T (T = 6" $W --input "$c/x.npy" --lengths "$dir/len-long.npy"
+expect_fail "lengths of the wrong N" "len-n.npy: the lengths are int32 (2,); they must be int32 or int64 of shape (7,)" $W --input "$c/x.npy" --lengths "$dir/len-n.npy"
+expect_fail "float lengths" "len-f.npy: the lengths are float32" $W --input "$c/x.npy" --lengths "$dir/len-f.npy"
+expect_fail "an h0 of the wrong shape" "h0-bad.npy: h0 has shape (2, 7, 8); its dimension 0 (layers\*dirs) must be 4" $W --input "$c/x.npy" --h0 "$dir/h0-bad.npy"
+expect_fail "a truncated .npy" "junk.npy: the header is" $W --input "$dir/junk.npy"
+expect_fail "a missing model" "nothing.safetensors" --weights "$dir/nothing.safetensors" --input "$c/x.npy"
+expect_fail "a model that is not safetensors" "x.npy" --weights "$c/x.npy" --input "$c/x.npy"
+expect_fail "batch-first swapping N and T" "lengths.npy: the lengths are int64 (7,); they must be int32 or int64 of shape (6,)" $W --input "$c/x.npy" --lengths "$c/lengths.npy" --batch-first
+expect_fail "a bad repeat count" "repeat" $W --input "$c/x.npy" --repeat 0
 [ "$onnx" = 1 ] || { echo "FAIL: python3-onnx is missing: the ONNX export case was not made"; status=1; }
 exit $status

@@ -403,6 +403,124 @@ static void breakdown(lstmcl_context *ctx, const shape *s, const timing *tm, con
     per_step_launches(ctx, s);
 }
 
+/* ------------------------------------------------------ layer features */
+
+typedef struct {
+    lstmcl_context *ctx;
+    int dirs;
+    size_t D, H;
+    cl_mem bx, bW, by, bdy, bdx, bdW, *res;
+    lstmcl_plan **plan;
+} layer_state;
+
+/* One inference forward, or one training forward and backward, waited for. */
+static void layer_once(const layer_state *ls, int train)
+{
+    const size_t D = ls->D, H = ls->H;
+    lstmcl_status st;
+    int d;
+    for (d = 0; d < ls->dirs; d++) {
+        lstmcl_forward_args fa;
+        memset(&fa, 0, sizeof fa);
+        fa.x.mem = ls->bx, fa.Wx.mem = ls->bW, fa.Wh.mem = ls->bW, fa.Wh.offset = D * 4 * H;
+        fa.b.mem = ls->bW, fa.b.offset = (D + H) * 4 * H, fa.h.mem = ls->by, fa.h.offset = d * H;
+        fa.reserve = train ? ls->res[d] : NULL;
+        if ((st = lstmcl_plan_forward(ls->plan[d], &fa)))
+            die("lstmcl_plan_forward", ls->ctx, st);
+    }
+    for (d = 0; train && d < ls->dirs; d++) {
+        lstmcl_backward_args ba;
+        memset(&ba, 0, sizeof ba);
+        ba.x.mem = ls->bx, ba.Wx.mem = ls->bW, ba.Wh.mem = ls->bW, ba.Wh.offset = D * 4 * H;
+        ba.dh.mem = ls->bdy, ba.dh.offset = d * H, ba.dx.mem = ls->bdx, ba.accumulate_dx = d;
+        ba.dWx.mem = ls->bdW, ba.dWx.offset = d * (D + H + 1) * 4 * H;
+        ba.dWh.mem = ls->bdW, ba.dWh.offset = ba.dWx.offset + D * 4 * H;
+        ba.db.mem = ls->bdW, ba.db.offset = ba.dWx.offset + (D + H) * 4 * H;
+        ba.reserve = ls->res[d];
+        if ((st = lstmcl_plan_backward(ls->plan[d], &ba)))
+            die("lstmcl_plan_backward", ls->ctx, st);
+    }
+    clFinish(lstmcl_context_queue(ls->ctx));
+}
+
+/* A layer's training forward and backward on the device (plans), as
+ * unidirectional or bidirectional (two plans writing the halves of one
+ * (N,T,2H) output), over full sequences or lengths spread evenly over 1..T
+ * (so about half the steps of a full batch). */
+static double layer_cost(lstmcl_context *ctx, const shape *s, const timing *tm, int dirs,
+                         int spread, double *infer)
+{
+    const size_t N = s->N, T = s->T, D = s->D, H = s->H, yw = dirs * H;
+    unsigned long long seed = 777;
+    float *x = rnd(N * T * D, 1, &seed), *W = rnd((D + H + 1) * 4 * H, 1.0 / sqrt((double)H),
+                                                  &seed);
+    float *dy = rnd(N * T * yw, 1, &seed);
+    int *len = malloc(N * sizeof *len);
+    cl_mem bx = upload(ctx, x, N * T * D), bW = upload(ctx, W, (D + H + 1) * 4 * H);
+    cl_mem by = upload(ctx, NULL, N * T * yw), bdy = upload(ctx, dy, N * T * yw);
+    cl_mem bdx = upload(ctx, NULL, N * T * D), bdW = upload(ctx, NULL, 2 * (D + H + 1) * 4 * H);
+    cl_mem res[2] = {NULL, NULL};
+    lstmcl_plan *plan[2] = {NULL, NULL};
+    lstmcl_status st;
+    double t = 0;
+    size_t n, bytes;
+    int d;
+
+    for (n = 0; n < N; n++) /* 1..T, evenly */
+        len[n] = spread ? (int)(1 + (n * T) / N) : (int)T;
+    for (d = 0; d < dirs; d++) {
+        lstmcl_plan_desc desc;
+        memset(&desc, 0, sizeof desc);
+        desc.N = N, desc.T = T, desc.D = D, desc.H = H, desc.layout = LSTMCL_TIME_MAJOR;
+        desc.reverse = d, desc.h_stride = yw;
+        if ((st = lstmcl_plan_create_ex(&plan[d], ctx, &desc)))
+            die("lstmcl_plan_create_ex", ctx, st);
+        if ((st = lstmcl_plan_set_lengths(plan[d], spread ? len : NULL)))
+            die("lstmcl_plan_set_lengths", ctx, st);
+        if ((st = lstmcl_plan_reserve_size(plan[d], &bytes)))
+            die("lstmcl_plan_reserve_size", ctx, st);
+        res[d] = upload(ctx, NULL, bytes / sizeof(float));
+    }
+    {
+        layer_state ls;
+        ls.ctx = ctx, ls.dirs = dirs, ls.D = D, ls.H = H, ls.bx = bx, ls.bW = bW, ls.by = by;
+        ls.bdy = bdy, ls.bdx = bdx, ls.bdW = bdW, ls.plan = plan, ls.res = res;
+        TIME(tm, *infer, layer_once(&ls, 0));
+        TIME(tm, t, layer_once(&ls, 1));
+    }
+    for (d = 0; d < dirs; d++) {
+        lstmcl_plan_destroy(plan[d]);
+        clReleaseMemObject(res[d]);
+    }
+    clReleaseMemObject(bx), clReleaseMemObject(bW), clReleaseMemObject(by);
+    clReleaseMemObject(bdy), clReleaseMemObject(bdx), clReleaseMemObject(bdW);
+    free(x), free(W), free(dy), free(len);
+    return t;
+}
+
+/* Bidirectional and variable-length layers beside the unidirectional full
+ * batch, at one shape, measured in this run. */
+static void layer_features(lstmcl_context *ctx, const shape *s, const timing *tm)
+{
+    static const char *const names[4] = {
+        "unidirectional, full batch", "bidirectional, full batch",
+        "unidirectional, lengths 1..T", "bidirectional, lengths 1..T"};
+    double train[4], infer[4];
+    int k;
+    for (k = 0; k < 4; k++) {
+        progress(s, names[k]);
+        train[k] = layer_cost(ctx, s, tm, 1 + (k & 1), k >> 1, &infer[k]);
+    }
+    fprintf(stderr, "\n");
+    printf("\none layer on the device API at N=%zu T=%zu D=%zu H=%zu, time-major "
+           "(lengths: spread evenly over 1..T, %.0f%% of the full batch's steps):\n",
+           s->N, s->T, s->D, s->H, 100.0 * (s->N * (s->T + 1) / 2.0) / (double)(s->N * s->T));
+    printf("  %-30s %12s %8s %14s %8s\n", "", "inference ms", "x uni", "fwd+bwd ms", "x uni");
+    for (k = 0; k < 4; k++)
+        printf("  %-30s %12.2f %8.2f %14.2f %8.2f\n", names[k], 1e3 * infer[k],
+               infer[k] / infer[0], 1e3 * train[k], train[k] / train[0]);
+}
+
 /* ------------------------------------------------------- first calls */
 
 /* In a child: create a context and run one forward+backward; print the time. */
@@ -572,7 +690,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: lstmcl-bench [--quick] [--shape N,T,D,H]... [--repeat R] [--warmup W]\n"
-            "                    [--device SEL] [--no-host] [--no-first-call] [--csv|--json]\n"
+            "                    [--device SEL] [--no-host] [--no-first-call] [--no-layers]\n"
+            "                    [--csv|--json]\n"
             "Times lstmcl's inference forward, training forward and backward (host-pointer\n"
             "and device-buffer APIs) and the same work with OpenBLAS on the host: (a) as the\n"
             "seed structures it, (b) hoisted as lstmcl does. Ratios are baseline time over\n"
@@ -582,6 +701,8 @@ static void usage(FILE *f)
             "                   set plus N=64 T=50 D=H=512); given shapes replace the set\n"
             "  --repeat/--warmup timed runs (median reported, default 5) and warm-ups (1)\n"
             "  --no-first-call  skip timing the first call in fresh processes\n"
+            "  --no-layers      skip the bidirectional and variable-length layer at the\n"
+            "                   first shape, beside the unidirectional full batch\n"
             "  --breakdown      also time the big GEMMs alone at the first shape and show\n"
             "                   what the per-step work takes (table output)\n");
 }
@@ -590,7 +711,7 @@ int main(int argc, char **argv)
 {
     const char *device = NULL;
     shape custom[32];
-    int ncustom = 0, quick = 0, host = 1, first = 1, split = 0, i, nset;
+    int ncustom = 0, quick = 0, host = 1, first = 1, split = 0, layers = 1, i, nset;
     out_format fmt = OUT_TABLE;
     timing tm = {1, 5};
     const shape *set;
@@ -611,6 +732,8 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (!strcmp(a, "--no-host")) {
             host = 0;
+        } else if (!strcmp(a, "--no-layers")) {
+            layers = 0;
         } else if (!strcmp(a, "--breakdown")) {
             split = 1;
         } else if (!strcmp(a, "--no-first-call")) {
@@ -740,6 +863,8 @@ int main(int argc, char **argv)
             print_results(fmt, res, nset);
             if (split)
                 breakdown(ctx, &set[0], &tm, &res[0]);
+            if (layers)
+                layer_features(ctx, &set[0], &tm);
             if (fc_ok) {
                 double steady = res[0].t[P_STEP][I_HOST_API];
                 printf("\nfirst forward+backward in a new process at N=%zu T=%zu D=%zu H=%zu:\n"

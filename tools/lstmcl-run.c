@@ -55,7 +55,7 @@ static void shape_str(const npy_array *a, char *buf, size_t n)
     for (i = 0; i < a->ndim && k < n; i++)
         k += (size_t)snprintf(buf + k, n - k, "%s%zu", i ? ", " : "", a->dims[i]);
     if (k < n)
-        snprintf(buf + k, n - k, ")");
+        snprintf(buf + k, n - k, a->ndim == 1 ? ",)" : ")");
 }
 
 /* A float array of the given shape from a float32 or float64 .npy file. */
@@ -169,8 +169,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (lstmcl_weights_load_safetensors(&w, wpath, NULL) != LSTMCL_SUCCESS)
-        return die(wpath, lstmcl_weights_last_message());
+    if (lstmcl_weights_load_safetensors(&w, wpath, NULL) != LSTMCL_SUCCESS) {
+        /* the message names the file */
+        fprintf(stderr, "lstmcl-run: %s\n", lstmcl_weights_last_message());
+        return 1;
+    }
     lstmcl_weights_get_shape(w, &ws);
     dirs = ws.directions, H = ws.hidden_size, D = ws.input_size;
 
