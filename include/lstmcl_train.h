@@ -29,6 +29,30 @@ LSTMCL_API lstmcl_status lstmcl_stack_create(lstmcl_stack **stack, lstmcl_contex
                                              size_t layers, size_t N, size_t T, size_t D,
                                              size_t H);
 LSTMCL_API void lstmcl_stack_destroy(lstmcl_stack *stack); /* NULL is a no-op */
+
+/* A stack of bidirectional layers, time-major tensors, or both.  With
+ * directions = 2, each layer is two plans (lstmcl_plan_create_ex): its
+ * output (N,T,2H) concatenates [forward, reverse] and feeds the next layer
+ * (D_l = 2H above the first); the parameters hold, layer after layer, the
+ * forward direction's Wx, Wh, b and then the reverse one's, which is
+ * lstmcl_weights_data()'s layout (lstmcl_weights.h) exactly; states are
+ * (layers·directions, N, H), as PyTorch's h_n.  Zero-initialise and set
+ * what you use. */
+typedef struct lstmcl_stack_desc {
+    size_t layers;        /* 1 to 64 */
+    size_t directions;    /* 1 (0 means 1) or 2 */
+    size_t N, T, D, H;    /* all at least 1 */
+    lstmcl_layout layout; /* of x, h, dh and dx */
+} lstmcl_stack_desc;
+LSTMCL_API lstmcl_status lstmcl_stack_create_ex(lstmcl_stack **stack, lstmcl_context *ctx,
+                                                const lstmcl_stack_desc *desc);
+/* Per-sequence lengths for the following forwards and backwards
+ * (lstmcl_plan_set_lengths): N values, each 1..T, or NULL for all T.  A
+ * backward needs a training forward after the last change of lengths. */
+LSTMCL_API lstmcl_status lstmcl_stack_set_lengths(lstmcl_stack *stack, const int *lengths);
+/* Offset (floats) of layer l, direction d's Wx in the parameter tensor. */
+LSTMCL_API size_t lstmcl_stack_block_offset(const lstmcl_stack *stack, size_t layer,
+                                            size_t direction);
 /* Floats in the stack's parameter (and gradient) tensor. */
 LSTMCL_API size_t lstmcl_stack_param_count(const lstmcl_stack *stack);
 /* Offset (floats) of layer l's Wx in the parameter tensor; Wh follows after

@@ -10,9 +10,10 @@
  *   Wx (D_l, 4H), Wh (H, 4H), b (4H),
  * row-major, gates in lstmcl's order i, f, o, g, with D_0 = D (the input
  * size) and D_l = directions·H above.  The blocks follow each other layer
- * after layer, direction after direction.  With one direction this is
- * exactly the parameter tensor of an lstmcl_stack (lstmcl_train.h), so
- * lstmcl_weights_data() can be copied into one as it is.
+ * after layer, direction after direction.  This is exactly the parameter
+ * tensor of an lstmcl_stack of the same layers and directions
+ * (lstmcl_stack_create_ex, lstmcl_train.h), so lstmcl_weights_data() can be
+ * copied into one as it is, to train or run it on device buffers.
  *
  * Failures return a status; the calling thread's detailed message (which
  * file, tensor, field and value) is then lstmcl_weights_last_message().

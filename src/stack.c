@@ -9,11 +9,12 @@
 
 struct lstmcl_stack {
     lstmcl_context *ctx;
-    size_t L, N, T, D, H;
-    lstmcl_plan *first, *rest;  /* layer 0 (D to H); layers 1.. (H to H), NULL if L = 1 */
-    cl_mem reserve[MAX_LAYERS]; /* what each layer's training forward keeps */
-    cl_mem hmid[MAX_LAYERS];    /* outputs of layers 0..L-2 (N,T,H) */
-    cl_mem dh[2];               /* gradients between layers (N,T,H) */
+    size_t L, dirs, N, T, D, H;
+    /* [direction]: layer 0 (D to H); layers 1.. (dirs·H to H), NULL if L = 1 */
+    lstmcl_plan *first, *rest, *first_rev, *rest_rev;
+    cl_mem reserve[2 * MAX_LAYERS]; /* what each layer and direction's training forward keeps */
+    cl_mem hmid[MAX_LAYERS];    /* outputs of layers 0..L-2 (N,T,dirs·H) */
+    cl_mem dh[2];               /* gradients between layers (N,T,dirs·H) */
     int trained;                /* the last forward kept what the backward needs */
     /* dropout between layers (lstmcl_stack_set_dropout) */
     float dropout;
@@ -25,17 +26,29 @@ struct lstmcl_stack {
 
 static size_t din(const lstmcl_stack *s, size_t l)
 {
-    return l == 0 ? s->D : s->H;
+    return l == 0 ? s->D : s->dirs * s->H;
 }
 
-size_t lstmcl_stack_layer_offset(const lstmcl_stack *s, size_t layer)
+size_t lstmcl_stack_block_offset(const lstmcl_stack *s, size_t layer, size_t direction)
 {
     size_t off = 0, l;
     if (!s)
         return 0;
     for (l = 0; l < layer && l < s->L; l++)
-        off += (din(s, l) + s->H + 1) * 4 * s->H;
+        off += s->dirs * (din(s, l) + s->H + 1) * 4 * s->H;
+    if (layer < s->L && direction < s->dirs)
+        off += direction * (din(s, layer) + s->H + 1) * 4 * s->H;
     return off;
+}
+
+size_t lstmcl_stack_layer_offset(const lstmcl_stack *s, size_t layer)
+{
+    return lstmcl_stack_block_offset(s, layer, 0);
+}
+
+static lstmcl_plan *plan_of(const lstmcl_stack *s, size_t l, size_t d)
+{
+    return l == 0 ? (d ? s->first_rev : s->first) : (d ? s->rest_rev : s->rest);
 }
 
 size_t lstmcl_stack_param_count(const lstmcl_stack *s)
@@ -49,8 +62,10 @@ void lstmcl_stack_destroy(lstmcl_stack *s)
     if (!s)
         return;
     for (l = 0; l < s->L; l++) {
-        if (s->reserve[l])
-            clReleaseMemObject(s->reserve[l]);
+        if (s->reserve[2 * l])
+            clReleaseMemObject(s->reserve[2 * l]);
+        if (s->reserve[2 * l + 1])
+            clReleaseMemObject(s->reserve[2 * l + 1]);
         if (s->hmid[l])
             clReleaseMemObject(s->hmid[l]);
     }
@@ -60,6 +75,8 @@ void lstmcl_stack_destroy(lstmcl_stack *s)
         clReleaseMemObject(s->dh[1]);
     lstmcl_plan_destroy(s->first);
     lstmcl_plan_destroy(s->rest);
+    lstmcl_plan_destroy(s->first_rev);
+    lstmcl_plan_destroy(s->rest_rev);
     free(s);
 }
 
@@ -77,36 +94,63 @@ static lstmcl_status new_buffer(lstmcl_context *ctx, size_t bytes, cl_mem *out)
 lstmcl_status lstmcl_stack_create(lstmcl_stack **out, lstmcl_context *ctx, size_t layers,
                                   size_t N, size_t T, size_t D, size_t H)
 {
+    lstmcl_stack_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.layers = layers, desc.N = N, desc.T = T, desc.D = D, desc.H = H;
+    return lstmcl_stack_create_ex(out, ctx, &desc);
+}
+
+lstmcl_status lstmcl_stack_create_ex(lstmcl_stack **out, lstmcl_context *ctx,
+                                     const lstmcl_stack_desc *desc)
+{
     static const char fn[] = "lstmcl_stack_create";
     lstmcl_stack *s;
-    lstmcl_status st;
-    size_t l, bytes;
+    lstmcl_status st = LSTMCL_SUCCESS;
+    size_t l, d, dirs, bytes, layers;
+    lstmcl_plan **slot[2][2];
 
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
     if (!out)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: stack is NULL", fn);
     *out = NULL;
+    if (!desc)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT, "%s: desc is NULL", fn);
+    layers = desc->layers;
+    dirs = desc->directions ? desc->directions : 1;
     if (layers == 0 || layers > MAX_LAYERS)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
                             "%s: layers is %zu; it must be 1 to %d", fn, layers, MAX_LAYERS);
+    if (dirs > 2)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "%s: directions is %zu; it must be 1 or 2", fn, desc->directions);
     s = calloc(1, sizeof *s);
     if (!s)
         return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
-    s->ctx = ctx, s->L = layers, s->N = N, s->T = T, s->D = D, s->H = H;
-    st = lstmcl_plan_create(&s->first, ctx, N, T, D, H);
-    if (st == LSTMCL_SUCCESS && layers > 1)
-        st = lstmcl_plan_create(&s->rest, ctx, N, T, H, H);
+    s->ctx = ctx, s->L = layers, s->dirs = dirs;
+    s->N = desc->N, s->T = desc->T, s->D = desc->D, s->H = desc->H;
+    slot[0][0] = &s->first, slot[0][1] = &s->first_rev;
+    slot[1][0] = &s->rest, slot[1][1] = &s->rest_rev;
+    for (l = 0; st == LSTMCL_SUCCESS && l < (layers > 1 ? 2u : 1u); l++)
+        for (d = 0; st == LSTMCL_SUCCESS && d < dirs; d++) {
+            lstmcl_plan_desc pd;
+            memset(&pd, 0, sizeof pd);
+            pd.N = s->N, pd.T = s->T, pd.D = l ? dirs * s->H : s->D, pd.H = s->H;
+            pd.layout = desc->layout, pd.reverse = (int)d, pd.h_stride = dirs * s->H;
+            st = lstmcl_plan_create_ex(slot[l][d], ctx, &pd);
+        }
     for (l = 0; st == LSTMCL_SUCCESS && l < layers; l++) {
-        lstmcl_plan_reserve_size(l == 0 ? s->first : s->rest, &bytes);
-        st = new_buffer(ctx, bytes, &s->reserve[l]);
+        for (d = 0; st == LSTMCL_SUCCESS && d < dirs; d++) {
+            lstmcl_plan_reserve_size(plan_of(s, l, d), &bytes);
+            st = new_buffer(ctx, bytes, &s->reserve[2 * l + d]);
+        }
         if (st == LSTMCL_SUCCESS && l + 1 < layers)
-            st = new_buffer(ctx, N * T * H * sizeof(float), &s->hmid[l]);
+            st = new_buffer(ctx, s->N * s->T * dirs * s->H * sizeof(float), &s->hmid[l]);
     }
     if (st == LSTMCL_SUCCESS && layers > 1)
-        st = new_buffer(ctx, N * T * H * sizeof(float), &s->dh[0]);
+        st = new_buffer(ctx, s->N * s->T * dirs * s->H * sizeof(float), &s->dh[0]);
     if (st == LSTMCL_SUCCESS && layers > 2)
-        st = new_buffer(ctx, N * T * H * sizeof(float), &s->dh[1]);
+        st = new_buffer(ctx, s->N * s->T * dirs * s->H * sizeof(float), &s->dh[1]);
     if (st != LSTMCL_SUCCESS) {
         lstmcl_stack_destroy(s);
         return st;
@@ -146,6 +190,22 @@ static cl_uint hash32(cl_uint x)
     return x;
 }
 
+lstmcl_status lstmcl_stack_set_lengths(lstmcl_stack *s, const int *lengths)
+{
+    lstmcl_context *ctx = alive(s);
+    lstmcl_plan *p[4];
+    lstmcl_status st;
+    int i;
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    p[0] = s->first, p[1] = s->first_rev, p[2] = s->rest, p[3] = s->rest_rev;
+    for (i = 0; i < 4; i++)
+        if (p[i] && (st = lstmcl_plan_set_lengths(p[i], lengths)) != LSTMCL_SUCCESS)
+            return st;
+    s->trained = 0; /* a backward must see its forward's lengths */
+    return LSTMCL_SUCCESS;
+}
+
 lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *s, float p, unsigned long long seed,
                                        unsigned long long counter)
 {
@@ -168,7 +228,7 @@ static lstmcl_status dropout(lstmcl_stack *s, size_t l, cl_mem m)
     const cl_uint a = hash32((cl_uint)seed ^ hash32((cl_uint)(seed >> 32) ^ 0x68e31da4u));
     const cl_uint b = hash32((cl_uint)counter ^ hash32((cl_uint)(counter >> 32) ^ a));
     const cl_uint k0 = hash32(b ^ (cl_uint)l), k1 = hash32(k0 ^ 0x9e3779b9u);
-    const size_t count = s->N * s->T * s->H;
+    const size_t count = s->N * s->T * s->dirs * s->H;
     return LSTMCL_RUN(s->ctx, lstm_dropout, lstmcl__items(count, 1), .count = (cl_int)count,
                       .x = m, .x_off = 0, .k0 = k0, .k1 = k1,
                       .thresh = (cl_uint)((double)s->fwd_dropout * 16777216.0 + 0.5),
@@ -181,9 +241,9 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
 {
     static const char fn[] = "lstmcl_stack_forward";
     lstmcl_context *ctx = alive(s);
-    const size_t state = s ? s->L * s->N * s->H : 0;
+    const size_t state = s ? s->L * s->dirs * s->N * s->H : 0;
     lstmcl_status st;
-    size_t l;
+    size_t l, d;
 
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
@@ -193,29 +253,32 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
         (st = lstmcl__check_tensor(ctx, fn, "c0", &c0, state, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "hT", &hT, state, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "cT", &cT, state, 0)) ||
-        (st = lstmcl__check_tensor(ctx, fn, "h", &h, s->N * s->T * s->H, 1)))
+        (st = lstmcl__check_tensor(ctx, fn, "h", &h, s->N * s->T * s->dirs * s->H, 1)))
         return st;
     s->trained = 0;
     s->fwd_dropout = training ? s->dropout : 0.0f;
     s->fwd_seed = s->drop_seed, s->fwd_counter = s->drop_counter;
     for (l = 0; l < s->L; l++) {
-        lstmcl_forward_args a;
-        const size_t off = lstmcl_stack_layer_offset(s, l), nh = s->N * s->H;
-        memset(&a, 0, sizeof a);
-        a.x = l == 0 ? x : whole(s->hmid[l - 1]);
-        a.h0 = at(h0, l * nh);
-        a.c0 = at(c0, l * nh);
-        a.Wx = at(params, off);
-        a.Wh = at(params, off + din(s, l) * 4 * s->H);
-        a.b = at(params, off + (din(s, l) + s->H) * 4 * s->H);
-        a.h = l + 1 == s->L ? h : whole(s->hmid[l]);
-        a.hT = at(hT, l * nh);
-        a.cT = at(cT, l * nh);
-        a.reserve = training ? s->reserve[l] : NULL;
-        st = lstmcl_plan_forward(l == 0 ? s->first : s->rest, &a);
-        if (st == LSTMCL_SUCCESS && s->fwd_dropout > 0.0f && l + 1 < s->L)
-            st = dropout(s, l, s->hmid[l]);
-        if (st != LSTMCL_SUCCESS)
+        for (d = 0; d < s->dirs; d++) {
+            lstmcl_forward_args a;
+            const size_t off = lstmcl_stack_block_offset(s, l, d);
+            const size_t so = (l * s->dirs + d) * s->N * s->H;
+            memset(&a, 0, sizeof a);
+            a.x = l == 0 ? x : whole(s->hmid[l - 1]);
+            a.h0 = at(h0, so);
+            a.c0 = at(c0, so);
+            a.Wx = at(params, off);
+            a.Wh = at(params, off + din(s, l) * 4 * s->H);
+            a.b = at(params, off + (din(s, l) + s->H) * 4 * s->H);
+            a.h = at(l + 1 == s->L ? h : whole(s->hmid[l]), d * s->H);
+            a.hT = at(hT, so);
+            a.cT = at(cT, so);
+            a.reserve = training ? s->reserve[2 * l + d] : NULL;
+            st = lstmcl_plan_forward(plan_of(s, l, d), &a);
+            if (st != LSTMCL_SUCCESS)
+                return st;
+        }
+        if (s->fwd_dropout > 0.0f && l + 1 < s->L && (st = dropout(s, l, s->hmid[l])))
             return st;
     }
     s->trained = training != 0;
@@ -231,44 +294,50 @@ lstmcl_status lstmcl_stack_backward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_ten
     const size_t count = s ? lstmcl_stack_param_count(s) : 0;
     lstmcl_tensor grad = dh;
     lstmcl_status st;
-    size_t l;
+    size_t l, d;
 
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
     if (!s->trained)
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
                             "%s: no training forward to go back through (call "
-                            "lstmcl_stack_forward with training set first)",
+                            "lstmcl_stack_forward with training set first, after any "
+                            "lstmcl_stack_set_lengths)",
                             fn);
     if ((st = lstmcl__check_tensor(ctx, fn, "x", &x, s->N * s->T * s->D, 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "params", &params, count, 1)) ||
-        (st = lstmcl__check_tensor(ctx, fn, "c0", &c0, s->L * s->N * s->H, 0)) ||
-        (st = lstmcl__check_tensor(ctx, fn, "dh", &dh, s->N * s->T * s->H, 1)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "c0", &c0, s->L * s->dirs * s->N * s->H, 0)) ||
+        (st = lstmcl__check_tensor(ctx, fn, "dh", &dh, s->N * s->T * s->dirs * s->H, 1)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dx", &dx, s->N * s->T * s->D, 0)) ||
         (st = lstmcl__check_tensor(ctx, fn, "dparams", &dparams, count, 1)))
         return st;
     for (l = s->L; l-- > 0;) {
-        lstmcl_backward_args a;
-        const size_t off = lstmcl_stack_layer_offset(s, l), n_in = din(s, l) * 4 * s->H;
-        memset(&a, 0, sizeof a);
-        a.x = l == 0 ? x : whole(s->hmid[l - 1]);
-        a.c0 = at(c0, l * s->N * s->H);
-        a.Wx = at(params, off);
-        a.Wh = at(params, off + n_in);
-        a.dh = grad;
-        /* the gradient for the layer below, in the buffer grad is not in */
-        a.dx = l == 0 ? dx : whole(s->dh[(s->L - 1 - l) % 2]);
-        a.dWx = at(dparams, off);
-        a.dWh = at(dparams, off + n_in);
-        a.db = at(dparams, off + n_in + s->H * 4 * s->H);
-        a.accumulate = accumulate;
-        a.reserve = s->reserve[l];
-        st = lstmcl_plan_backward(l == 0 ? s->first : s->rest, &a);
-        if (st == LSTMCL_SUCCESS && s->fwd_dropout > 0.0f && l > 0)
-            st = dropout(s, l - 1, a.dx.mem); /* through layer l-1's dropout */
-        if (st != LSTMCL_SUCCESS)
-            return st;
-        grad = a.dx;
+        /* the gradient for the layer below, in the buffer grad is not in;
+         * both directions add into it */
+        const lstmcl_tensor below = l == 0 ? dx : whole(s->dh[(s->L - 1 - l) % 2]);
+        for (d = 0; d < s->dirs; d++) {
+            lstmcl_backward_args a;
+            const size_t off = lstmcl_stack_block_offset(s, l, d), n_in = din(s, l) * 4 * s->H;
+            memset(&a, 0, sizeof a);
+            a.x = l == 0 ? x : whole(s->hmid[l - 1]);
+            a.c0 = at(c0, (l * s->dirs + d) * s->N * s->H);
+            a.Wx = at(params, off);
+            a.Wh = at(params, off + n_in);
+            a.dh = at(grad, d * s->H);
+            a.dx = below;
+            a.accumulate_dx = d > 0;
+            a.dWx = at(dparams, off);
+            a.dWh = at(dparams, off + n_in);
+            a.db = at(dparams, off + n_in + s->H * 4 * s->H);
+            a.accumulate = accumulate;
+            a.reserve = s->reserve[2 * l + d];
+            st = lstmcl_plan_backward(plan_of(s, l, d), &a);
+            if (st != LSTMCL_SUCCESS)
+                return st;
+        }
+        if (s->fwd_dropout > 0.0f && l > 0 && (st = dropout(s, l - 1, below.mem)))
+            return st; /* through layer l-1's dropout */
+        grad = below;
     }
     return LSTMCL_SUCCESS;
 }

@@ -3,6 +3,8 @@
  * (a bidirectional layer's halves), per-sequence lengths (packed rows),
  * optional states in and out, on every per-step path (LSTMCL_RECURRENT). */
 #include "lstmcl_cl.h"
+#include "lstmcl_train.h"
+#include "lstmcl_weights.h"
 #include "reference.h"
 #include "testutil.h"
 
@@ -381,6 +383,106 @@ START_TEST(host_errors)
 }
 END_TEST
 
+/* A bidirectional stack on device buffers (lstmcl_stack_create_ex) against
+ * the host-array model (lstmcl_model_forward/_backward, itself proven
+ * against PyTorch) on the same weights, lengths and layout. */
+START_TEST(bidirectional_stack_matches_model)
+{
+    const size_t L = tu_range(1, 3), N = tu_range(1, 6), T = tu_range(1, 7);
+    const size_t D = tu_range(1, 9), H = tu_range(1, 11), dirs = 2, NT = N * T;
+    const size_t states = L * dirs * N * H, yw = dirs * H;
+    const int tm = _i & 1, with_len = (_i >> 1) & 1;
+    lstmcl_weights_shape shape = {L, dirs, D, H};
+    lstmcl_weights *w = NULL;
+    lstmcl_stack_desc desc;
+    lstmcl_stack *st = NULL;
+    lstmcl_sequence_options o;
+    lstmcl_cache *cache = NULL;
+    int *len = malloc(N * sizeof *len);
+    float *x = tu_floats(NT * D, 1), *h0 = tu_floats(states, 1), *c0 = tu_floats(states, 1);
+    float *dy = tu_floats(NT * yw, 1), *y = tu_nans(NT * yw), *hn = tu_nans(states);
+    float *cn = tu_nans(states), *dx = tu_nans(NT * D), *got;
+    float *dw;
+    double *want;
+    const float *params;
+    size_t count, n, l, d;
+    cl_mem bx, bp, bh0, bc0, bhT, bcT, by, bdy, bdx, bdp;
+
+    ck_assert_int_eq(lstmcl_weights_create(&w, &shape), LSTMCL_SUCCESS);
+    for (l = 0; l < L; l++)
+        for (d = 0; d < dirs; d++) {
+            float *blk = lstmcl_weights_block(w, l, d), *r;
+            const size_t m = (lstmcl_weights_layer_input_size(w, l) + H + 1) * 4 * H;
+            r = tu_floats(m, 1.0 / sqrt((double)H));
+            memcpy(blk, r, m * sizeof(float));
+            free(r);
+        }
+    params = lstmcl_weights_data(w, &count);
+    dw = tu_nans(count);
+    for (n = 0; n < N; n++)
+        len[n] = n == 0 ? (int)T : (int)tu_range(1, T);
+    memset(&o, 0, sizeof o);
+    o.layout = tm ? LSTMCL_TIME_MAJOR : LSTMCL_BATCH_MAJOR;
+    o.lengths = with_len ? len : NULL;
+    ck_assert_msg(lstmcl_model_forward(ctx, w, N, T, &o, x, h0, c0, y, hn, cn, &cache) ==
+                      LSTMCL_SUCCESS,
+                  "%s", lstmcl_context_message(ctx));
+    ck_assert_msg(lstmcl_model_backward(ctx, cache, dy, NULL, NULL, dx, NULL, NULL, dw) ==
+                      LSTMCL_SUCCESS,
+                  "%s", lstmcl_context_message(ctx));
+
+    memset(&desc, 0, sizeof desc);
+    desc.layers = L, desc.directions = dirs, desc.N = N, desc.T = T, desc.D = D, desc.H = H;
+    desc.layout = o.layout;
+    ck_assert_msg(lstmcl_stack_create_ex(&st, ctx, &desc) == LSTMCL_SUCCESS, "%s",
+                  lstmcl_context_message(ctx));
+    ck_assert_uint_eq(lstmcl_stack_param_count(st), count);
+    ck_assert_uint_eq(lstmcl_stack_block_offset(st, L - 1, 1),
+                      (size_t)(lstmcl_weights_block(w, L - 1, 1) - params));
+    ck_assert_int_eq(lstmcl_stack_set_lengths(st, o.lengths), LSTMCL_SUCCESS);
+    bx = dev(x, NT * D), bp = dev(params, count), bh0 = dev(h0, states), bc0 = dev(c0, states);
+    bhT = dev(NULL, states), bcT = dev(NULL, states), by = dev(NULL, NT * yw);
+    bdy = dev(dy, NT * yw), bdx = dev(NULL, NT * D), bdp = dev(NULL, count);
+    ck_assert_msg(lstmcl_stack_forward(st, tens(bx, 0), tens(bp, 0), tens(bh0, 0), tens(bc0, 0),
+                                       tens(bhT, 0), tens(bcT, 0), tens(by, 0), 1) ==
+                      LSTMCL_SUCCESS,
+                  "%s", lstmcl_context_message(ctx));
+    ck_assert_msg(lstmcl_stack_backward(st, tens(bx, 0), tens(bp, 0), tens(bc0, 0), tens(bdy, 0),
+                                        tens(bdx, 0), tens(bdp, 0), 0) == LSTMCL_SUCCESS,
+                  "%s", lstmcl_context_message(ctx));
+#define SAME(buf, n_, ref, what)                                                              \
+    do {                                                                                      \
+        got = host(buf, n_), want = tu_doubles(ref, n_);                                     \
+        ck_assert_msg(ref_rel_error(got, want, n_) <= 1e-6, "stack %s differs from the "     \
+                      "model's by %.3e (L=%zu N=%zu T=%zu D=%zu H=%zu%s%s)", what,            \
+                      ref_rel_error(got, want, n_), L, N, T, D, H, tm ? " time-major" : "",  \
+                      with_len ? " lengths" : "");                                           \
+        free(got), free(want);                                                                \
+    } while (0)
+    SAME(by, NT * yw, y, "h");
+    SAME(bhT, states, hn, "hT");
+    SAME(bcT, states, cn, "cT");
+    SAME(bdx, NT * D, dx, "dx");
+    SAME(bdp, count, dw, "dparams");
+#undef SAME
+    /* a change of lengths needs a new training forward */
+    ck_assert_int_eq(lstmcl_stack_set_lengths(st, NULL), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_backward(st, tens(bx, 0), tens(bp, 0), tens(bc0, 0),
+                                           tens(bdy, 0), tens(bdx, 0), tens(bdp, 0), 0),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    {
+        cl_mem all[] = {bx, bp, bh0, bc0, bhT, bcT, by, bdy, bdx, bdp};
+        for (n = 0; n < sizeof all / sizeof all[0]; n++)
+            clReleaseMemObject(all[n]);
+    }
+    lstmcl_stack_destroy(st);
+    lstmcl_cache_destroy(cache);
+    lstmcl_weights_destroy(w);
+    free(len), free(x), free(h0), free(c0), free(dy), free(y), free(hn), free(cn), free(dx);
+    free(dw);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("layers");
@@ -392,6 +494,7 @@ int main(void)
     tcase_add_loop_test(tc, lengths_larger_batch, 0, 4);
     tcase_add_test(tc, lengths_errors);
     tcase_add_test(tc, host_errors);
+    tcase_add_loop_test(tc, bidirectional_stack_matches_model, 0, 8);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
