@@ -250,3 +250,11 @@ __kernel void lstm_map_rows(const int rows, const int cols, const int mode,
             U[ua] += Q[qa];
     }
 }
+
+/* y[i] += x[i] for i < count. */
+__kernel void lstm_add(const int count, __global const float *x, const int x_off,
+                       __global float *y, const int y_off)
+{
+    for (int i = get_global_id(0); i < count; i += get_global_size(0))
+        y[y_off + i] += x[x_off + i];
+}

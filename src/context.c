@@ -543,8 +543,16 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
     }
     for (i = 0; i < ctx->npool; i++)
         clReleaseMemObject(ctx->pool[i].mem);
+    if (ctx->on_side)
+        lstmcl__side_end(ctx);
     if (ctx->gemm_temp)
         clReleaseMemObject(ctx->gemm_temp);
+    if (ctx->side_gemm_temp)
+        clReleaseMemObject(ctx->side_gemm_temp);
+    if (ctx->side_queue) {
+        clFinish(ctx->side_queue);
+        clReleaseCommandQueue(ctx->side_queue);
+    }
     for (i = 0; i < LSTMCL_K_COUNT; i++)
         if (ctx->kernels[i])
             clReleaseKernel(ctx->kernels[i]);
@@ -565,4 +573,77 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
     }
     free(ctx->message);
     free(ctx);
+}
+
+/* ---------------------------------------------------------- side queue */
+
+static void swap_side(lstmcl_context *ctx)
+{
+    cl_command_queue q = ctx->queue;
+    cl_mem m = ctx->gemm_temp;
+    size_t b = ctx->gemm_temp_bytes;
+    ctx->queue = ctx->side_queue, ctx->side_queue = q;
+    ctx->gemm_temp = ctx->side_gemm_temp, ctx->side_gemm_temp = m;
+    ctx->gemm_temp_bytes = ctx->side_gemm_temp_bytes, ctx->side_gemm_temp_bytes = b;
+    ctx->on_side = !ctx->on_side;
+}
+
+/* The queue that waits makes a barrier on the other's marker. */
+static lstmcl_status wait_for(lstmcl_context *ctx, cl_command_queue waiter,
+                              cl_command_queue done)
+{
+    cl_event e = NULL;
+    cl_int err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                               clEnqueueMarkerWithWaitList(done, 0, NULL, &e));
+    if (err == CL_SUCCESS)
+        err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
+                            clEnqueueBarrierWithWaitList(waiter, 1, &e, NULL));
+    if (e)
+        clReleaseEvent(e);
+    return err == CL_SUCCESS ? LSTMCL_SUCCESS
+                             : lstmcl__fail_cl(ctx, err, "clEnqueueBarrierWithWaitList");
+}
+
+lstmcl_status lstmcl__side_begin(lstmcl_context *ctx)
+{
+    lstmcl_status st;
+    if (ctx->on_side || ctx->side_failed)
+        return LSTMCL_SUCCESS;
+    if (!ctx->side_queue) {
+        cl_int err;
+        ctx->side_queue = clCreateCommandQueue(ctx->clctx, ctx->device, 0, &err);
+        if (err != CL_SUCCESS || !ctx->side_queue) {
+            ctx->side_queue = NULL;
+            ctx->side_failed = 1; /* in order on one queue: slower, as correct */
+            return LSTMCL_SUCCESS;
+        }
+    }
+    st = wait_for(ctx, ctx->side_queue, ctx->queue);
+    if (st == LSTMCL_SUCCESS)
+        swap_side(ctx);
+    return st;
+}
+
+void lstmcl__side_end(lstmcl_context *ctx)
+{
+    if (ctx->on_side)
+        swap_side(ctx);
+}
+
+lstmcl_status lstmcl__side_join(lstmcl_context *ctx)
+{
+    if (!ctx->side_queue || ctx->on_side)
+        return LSTMCL_SUCCESS;
+    return wait_for(ctx, ctx->queue, ctx->side_queue);
+}
+
+cl_int lstmcl__finish_all(lstmcl_context *ctx)
+{
+    cl_int err = clFinish(ctx->queue);
+    if (ctx->side_queue) {
+        cl_int e2 = clFinish(ctx->side_queue);
+        if (err == CL_SUCCESS)
+            err = e2;
+    }
+    return err;
 }

@@ -214,6 +214,13 @@ struct lstmcl_context {
     int npool;
     cl_mem gemm_temp;           /* scratch for CLBlast's indirect GEMM */
     size_t gemm_temp_bytes;
+    /* a second queue, so that a bidirectional layer's two directions run
+     * side by side (lstmcl__side_begin); made at first use */
+    cl_command_queue side_queue;
+    cl_mem side_gemm_temp;      /* the side queue's own CLBlast scratch */
+    size_t side_gemm_temp_bytes;
+    int on_side;                /* queue and gemm_temp are the side queue's now */
+    int side_failed;            /* no side queue could be made: run in order */
     lstmcl_counters counters;   /* what the context enqueued (lstmcl_context_counters) */
     struct lstmcl_cache *caches; /* live caches made by this context */
     struct lstmcl_plan *plans;   /* live plans made by this context */
@@ -221,6 +228,17 @@ struct lstmcl_context {
     int counted;                /* counted in the live-context total */
     int tuning_held;            /* holds a use of the device's CLBlast settings (tuning.c) */
 };
+
+/* Work enqueued between lstmcl__side_begin and lstmcl__side_end goes to a
+ * second queue of the context (ctx->queue and the GEMM scratch are swapped
+ * meanwhile), which first waits for everything enqueued so far on the main
+ * queue; lstmcl__side_join makes the main queue wait for the side queue's
+ * work.  When no second queue can be made the work stays on the main queue,
+ * in order.  lstmcl__finish_all waits for both queues. */
+lstmcl_status lstmcl__side_begin(lstmcl_context *ctx);
+void lstmcl__side_end(lstmcl_context *ctx);
+lstmcl_status lstmcl__side_join(lstmcl_context *ctx);
+cl_int lstmcl__finish_all(lstmcl_context *ctx);
 
 /* Records a detailed message; returns status so that callers can
  * `return lstmcl__fail(ctx, LSTMCL_ERROR_..., "...")`. */

@@ -171,7 +171,9 @@ static lstmcl_tensor tens(cl_mem m, size_t off)
  * transfers may still be using the caller's memory. */
 static lstmcl_status finish(lstmcl_context *ctx, lstmcl_status st)
 {
-    cl_int err = clFinish(ctx->queue);
+    cl_int err;
+    lstmcl__side_end(ctx);
+    err = lstmcl__finish_all(ctx);
     if (st == LSTMCL_SUCCESS && err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, err, "clFinish");
     return st;
@@ -218,7 +220,7 @@ static lstmcl_status run_forward(lstmcl_context *ctx, const char *fn, const shap
     plans ps;
     buflist b;
     lstmcl__model *m = NULL;
-    cl_mem W, X, Y[2] = {NULL, NULL}, H0 = NULL, C0 = NULL, HN = NULL, CN = NULL, WS;
+    cl_mem W, X, Y[2] = {NULL, NULL}, H0 = NULL, C0 = NULL, HN = NULL, CN = NULL, WS, WS2 = NULL;
     cl_mem *keep_y = NULL, *keep_r = NULL;
     size_t l, d, wsb;
     lstmcl_status st;
@@ -250,6 +252,8 @@ static lstmcl_status run_forward(lstmcl_context *ctx, const char *fn, const shap
         TRY(take(ctx, &b, states, &CN));
     TRY(lstmcl_plan_workspace_size(ps.p[0][0], &wsb));
     TRY(take(ctx, &b, wsb / sizeof(float), &WS));
+    if (dirs > 1) /* the directions run side by side, each on its own scratch */
+        TRY(take(ctx, &b, wsb / sizeof(float), &WS2));
     if (train) { /* every layer's output and reserve stay for the backward */
         size_t rb;
         keep_y = calloc(L, sizeof *keep_y);
@@ -287,18 +291,23 @@ static lstmcl_status run_forward(lstmcl_context *ctx, const char *fn, const shap
     for (l = 0; l < L; l++) {
         cl_mem in = l == 0 ? X : train ? keep_y[l - 1] : Y[(l - 1) % 2];
         cl_mem out = train ? keep_y[l] : Y[l % 2];
-        for (d = 0; d < dirs; d++) {
+        /* the reverse direction on the side queue, beside the forward one */
+        for (d = dirs; d-- > 0;) {
             const size_t o = block(s, l, d), dl = din(s, l), so = (l * dirs + d) * nh;
             lstmcl_forward_args a;
+            if (d == 1)
+                TRY(lstmcl__side_begin(ctx));
             memset(&a, 0, sizeof a);
             a.x = tens(in, 0);
             a.h0 = tens(H0, so), a.c0 = tens(C0, so);
             a.Wx = tens(W, o), a.Wh = tens(W, o + dl * 4 * H), a.b = tens(W, o + (dl + H) * 4 * H);
             a.h = tens(out, d * H), a.hT = tens(HN, so), a.cT = tens(CN, so);
             a.reserve = train ? keep_r[l * dirs + d] : NULL;
-            a.workspace = WS;
+            a.workspace = d ? WS2 : WS;
             TRY(lstmcl_plan_forward(ps.p[l > 0][d], &a));
+            lstmcl__side_end(ctx);
         }
+        TRY(lstmcl__side_join(ctx));
     }
     TRY(get(ctx, train ? keep_y[L - 1] : Y[(L - 1) % 2], 0, NT * yw, y, "reading y"));
     if (hn)
@@ -365,7 +374,7 @@ static lstmcl_status run_backward(lstmcl_context *ctx, const char *fn, const lst
     plans ps;
     buflist b;
     cl_mem DY[2] = {NULL, NULL}, DX = NULL, DHN = NULL, DCN = NULL, DH0 = NULL, DC0 = NULL;
-    cl_mem DW = NULL, WS;
+    cl_mem DW = NULL, WS, WS2 = NULL, DX2 = NULL;
     size_t wsb;
     lstmcl_status st;
 
@@ -396,6 +405,10 @@ static lstmcl_status run_backward(lstmcl_context *ctx, const char *fn, const lst
         TRY(take(ctx, &b, weight_count(&s), &DW));
     TRY(lstmcl_plan_workspace_size(ps.p[0][0], &wsb));
     TRY(take(ctx, &b, wsb / sizeof(float), &WS));
+    if (dirs > 1) { /* the reverse direction's scratch and its share of dx */
+        TRY(take(ctx, &b, wsb / sizeof(float), &WS2));
+        TRY(take(ctx, &b, NT * (s.D > yw ? s.D : yw), &DX2));
+    }
 
     TRY(put(ctx, DY[(L - 1) % 2], 0, NT * yw, dy, "uploading dy"));
     if (dhn)
@@ -406,23 +419,33 @@ static lstmcl_status run_backward(lstmcl_context *ctx, const char *fn, const lst
     for (l = L; l-- > 0;) {
         cl_mem in = l == 0 ? m->mem[m->x] : m->mem[m->y[l - 1]];
         cl_mem din_ = l == 0 ? DX : DY[(l - 1) % 2];
-        for (d = 0; d < dirs; d++) {
+        /* the reverse direction on the side queue, its dx apart, then added */
+        for (d = dirs; d-- > 0;) {
             const size_t o = block(&s, l, d), dl = din(&s, l), so = (l * dirs + d) * nh;
             lstmcl_backward_args a;
+            if (d == 1)
+                TRY(lstmcl__side_begin(ctx));
             memset(&a, 0, sizeof a);
             a.x = tens(in, 0);
             a.c0 = tens(m->c0 == NONE ? NULL : m->mem[m->c0], so);
             a.Wx = tens(m->mem[m->w], o), a.Wh = tens(m->mem[m->w], o + dl * 4 * H);
             a.dh = tens(DY[l % 2], d * H);
             a.dhT = tens(DHN, so), a.dcT = tens(DCN, so);
-            a.dx = tens(din_, 0), a.accumulate_dx = d > 0;
+            a.dx = tens(din_ && d ? DX2 : din_, 0);
             a.dh0 = tens(DH0, so), a.dc0 = tens(DC0, so);
             if (DW)
                 a.dWx = tens(DW, o), a.dWh = tens(DW, o + dl * 4 * H),
                 a.db = tens(DW, o + (dl + H) * 4 * H);
             a.reserve = m->mem[m->r[l * dirs + d]];
-            a.workspace = WS;
+            a.workspace = d ? WS2 : WS;
             TRY(lstmcl_plan_backward(ps.p[l > 0][d], &a));
+            lstmcl__side_end(ctx);
+        }
+        TRY(lstmcl__side_join(ctx));
+        if (dirs > 1 && din_) {
+            const size_t count = NT * din(&s, l);
+            TRY(LSTMCL_RUN(ctx, lstm_add, lstmcl__items(count, 1), .count = count, .x = DX2,
+                           .x_off = 0, .y = din_, .y_off = 0));
         }
     }
     if (dx)

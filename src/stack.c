@@ -15,6 +15,7 @@ struct lstmcl_stack {
     cl_mem reserve[2 * MAX_LAYERS]; /* what each layer and direction's training forward keeps */
     cl_mem hmid[MAX_LAYERS];    /* outputs of layers 0..L-2 (N,T,dirs·H) */
     cl_mem dh[2];               /* gradients between layers (N,T,dirs·H) */
+    cl_mem dx_rev;              /* the reverse direction's share of a layer's dx */
     int trained;                /* the last forward kept what the backward needs */
     /* dropout between layers (lstmcl_stack_set_dropout) */
     float dropout;
@@ -73,6 +74,8 @@ void lstmcl_stack_destroy(lstmcl_stack *s)
         clReleaseMemObject(s->dh[0]);
     if (s->dh[1])
         clReleaseMemObject(s->dh[1]);
+    if (s->dx_rev)
+        clReleaseMemObject(s->dx_rev);
     lstmcl_plan_destroy(s->first);
     lstmcl_plan_destroy(s->rest);
     lstmcl_plan_destroy(s->first_rev);
@@ -151,12 +154,24 @@ lstmcl_status lstmcl_stack_create_ex(lstmcl_stack **out, lstmcl_context *ctx,
         st = new_buffer(ctx, s->N * s->T * dirs * s->H * sizeof(float), &s->dh[0]);
     if (st == LSTMCL_SUCCESS && layers > 2)
         st = new_buffer(ctx, s->N * s->T * dirs * s->H * sizeof(float), &s->dh[1]);
+    if (st == LSTMCL_SUCCESS && dirs > 1)
+        st = new_buffer(ctx, s->N * s->T * (s->D > 2 * s->H ? s->D : 2 * s->H) * sizeof(float),
+                        &s->dx_rev);
     if (st != LSTMCL_SUCCESS) {
         lstmcl_stack_destroy(s);
         return st;
     }
     *out = s;
     return LSTMCL_SUCCESS;
+}
+
+/* After a failure both queues drain, so that the caller may free what it
+ * gave. */
+static lstmcl_status fail_drained(lstmcl_context *ctx, lstmcl_status st)
+{
+    lstmcl__side_end(ctx);
+    lstmcl__finish_all(ctx);
+    return st;
 }
 
 /* The stack's context, or NULL when it was destroyed (its plans say so). */
@@ -259,7 +274,8 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
     s->fwd_dropout = training ? s->dropout : 0.0f;
     s->fwd_seed = s->drop_seed, s->fwd_counter = s->drop_counter;
     for (l = 0; l < s->L; l++) {
-        for (d = 0; d < s->dirs; d++) {
+        /* the reverse direction on the side queue, beside the forward one */
+        for (d = s->dirs; d-- > 0;) {
             lstmcl_forward_args a;
             const size_t off = lstmcl_stack_block_offset(s, l, d);
             const size_t so = (l * s->dirs + d) * s->N * s->H;
@@ -274,10 +290,15 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
             a.hT = at(hT, so);
             a.cT = at(cT, so);
             a.reserve = training ? s->reserve[2 * l + d] : NULL;
+            if (d == 1 && (st = lstmcl__side_begin(ctx)) != LSTMCL_SUCCESS)
+                return fail_drained(ctx, st);
             st = lstmcl_plan_forward(plan_of(s, l, d), &a);
+            lstmcl__side_end(ctx);
             if (st != LSTMCL_SUCCESS)
-                return st;
+                return fail_drained(ctx, st);
         }
+        if ((st = lstmcl__side_join(ctx)) != LSTMCL_SUCCESS)
+            return fail_drained(ctx, st);
         if (s->fwd_dropout > 0.0f && l + 1 < s->L && (st = dropout(s, l, s->hmid[l])))
             return st;
     }
@@ -315,7 +336,7 @@ lstmcl_status lstmcl_stack_backward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_ten
         /* the gradient for the layer below, in the buffer grad is not in;
          * both directions add into it */
         const lstmcl_tensor below = l == 0 ? dx : whole(s->dh[(s->L - 1 - l) % 2]);
-        for (d = 0; d < s->dirs; d++) {
+        for (d = s->dirs; d-- > 0;) {
             lstmcl_backward_args a;
             const size_t off = lstmcl_stack_block_offset(s, l, d), n_in = din(s, l) * 4 * s->H;
             memset(&a, 0, sizeof a);
@@ -324,16 +345,28 @@ lstmcl_status lstmcl_stack_backward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_ten
             a.Wx = at(params, off);
             a.Wh = at(params, off + n_in);
             a.dh = at(grad, d * s->H);
-            a.dx = below;
-            a.accumulate_dx = d > 0;
+            /* the reverse direction runs on the side queue, its dx apart */
+            a.dx = d && below.mem ? whole(s->dx_rev) : below;
             a.dWx = at(dparams, off);
             a.dWh = at(dparams, off + n_in);
             a.db = at(dparams, off + n_in + s->H * 4 * s->H);
             a.accumulate = accumulate;
             a.reserve = s->reserve[2 * l + d];
+            if (d == 1 && (st = lstmcl__side_begin(ctx)) != LSTMCL_SUCCESS)
+                return fail_drained(ctx, st);
             st = lstmcl_plan_backward(plan_of(s, l, d), &a);
+            lstmcl__side_end(ctx);
             if (st != LSTMCL_SUCCESS)
-                return st;
+                return fail_drained(ctx, st);
+        }
+        if ((st = lstmcl__side_join(ctx)) != LSTMCL_SUCCESS)
+            return fail_drained(ctx, st);
+        if (s->dirs > 1 && below.mem) {
+            const size_t count = s->N * s->T * din(s, l);
+            st = LSTMCL_RUN(ctx, lstm_add, lstmcl__items(count, 1), .count = count,
+                            .x = s->dx_rev, .x_off = 0, .y = below.mem, .y_off = below.offset);
+            if (st != LSTMCL_SUCCESS)
+                return fail_drained(ctx, st);
         }
         if (s->fwd_dropout > 0.0f && l > 0 && (st = dropout(s, l - 1, below.mem)))
             return st; /* through layer l-1's dropout */

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "../src/internal.h"
 #include "lstmcl_train.h"
+#include "lstmcl_weights.h"
 #include "reference.h"
 #include "testutil.h"
 
@@ -136,6 +137,53 @@ static lstmcl_status blocks_call(lstmcl_context *ctx, int check)
     return st;
 }
 
+/* A bidirectional 2-layer model with lengths and states on host arrays:
+ * packed rows, both queues, the dx of the two directions added.  Checked
+ * runs must repeat the fault-free one bitwise. */
+static float model_ref[N * T * 2 * H + N * T * D + 1];
+static int model_ref_set;
+
+static lstmcl_status model_call(lstmcl_context *ctx, int check)
+{
+    static const int lens[N] = {T, 1};
+    const lstmcl_weights_shape shape = {2, 2, D, H};
+    const size_t states = 2 * 2 * N * H;
+    lstmcl_weights *w = NULL;
+    lstmcl_sequence_options o;
+    lstmcl_cache *cache = NULL;
+    float y[N * T * 2 * H], dy[N * T * 2 * H], hn[2 * 2 * N * H], cn[2 * 2 * N * H];
+    float st0[2 * 2 * N * H], dx[N * T * D], out[N * T * 2 * H + N * T * D + 1];
+    lstmcl_status st;
+    size_t i, count;
+    float *p;
+    ck_assert_int_eq(lstmcl_weights_create(&w, &shape), LSTMCL_SUCCESS);
+    p = (float *)lstmcl_weights_data(w, &count);
+    for (i = 0; i < count; i++)
+        p[i] = (float)((i * 37 % 101) / 101.0 - 0.5);
+    for (i = 0; i < states; i++)
+        st0[i] = (float)((i * 13 % 17) / 17.0 - 0.5);
+    for (i = 0; i < N * T * 2 * H; i++)
+        dy[i] = (float)((i * 7 % 23) / 23.0 - 0.5);
+    memset(&o, 0, sizeof o);
+    o.layout = LSTMCL_TIME_MAJOR, o.lengths = lens;
+    st = lstmcl_model_forward(ctx, w, N, T, &o, x, st0, st0, y, hn, cn, &cache);
+    if (st == LSTMCL_SUCCESS)
+        st = lstmcl_model_backward(ctx, cache, dy, hn, cn, dx, NULL, NULL, NULL);
+    lstmcl_cache_destroy(cache);
+    lstmcl_weights_destroy(w);
+    if (st == LSTMCL_SUCCESS) {
+        memcpy(out, y, sizeof y);
+        memcpy(out + N * T * 2 * H, dx, sizeof dx);
+        out[N * T * 2 * H + N * T * D] = 0;
+        if (!model_ref_set)
+            memcpy(model_ref, out, sizeof out), model_ref_set = 1;
+        else if (check)
+            ck_assert_msg(memcmp(out, model_ref, sizeof out) == 0,
+                          "the model's results after a fault differ from the fault-free run");
+    }
+    return st;
+}
+
 static void sweep(const char *name, lstmcl_status (*call)(lstmcl_context *, int))
 {
     lstmcl_context *ctx = tu_context();
@@ -168,6 +216,14 @@ START_TEST(host_api_faults)
 {
     make_problem();
     sweep("forward+backward", host_call);
+}
+END_TEST
+
+START_TEST(model_faults)
+{
+    make_problem();
+    ck_assert_int_eq(model_call(tu_context(), 1), LSTMCL_SUCCESS); /* the reference */
+    sweep("bidirectional model with lengths", model_call);
 }
 END_TEST
 
@@ -212,6 +268,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, host_api_faults);
     tcase_add_test(tc, training_blocks_faults);
+    tcase_add_test(tc, model_faults);
     tcase_add_test(tc, context_creation_faults);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -405,96 +405,57 @@ static void breakdown(lstmcl_context *ctx, const shape *s, const timing *tm, con
 
 /* ------------------------------------------------------ layer features */
 
-typedef struct {
-    lstmcl_context *ctx;
-    int dirs;
-    size_t D, H;
-    cl_mem bx, bW, by, bdy, bdx, bdW, *res;
-    lstmcl_plan **plan;
-} layer_state;
-
-/* One inference forward, or one training forward and backward, waited for. */
-static void layer_once(const layer_state *ls, int train)
-{
-    const size_t D = ls->D, H = ls->H;
-    lstmcl_status st;
-    int d;
-    for (d = 0; d < ls->dirs; d++) {
-        lstmcl_forward_args fa;
-        memset(&fa, 0, sizeof fa);
-        fa.x.mem = ls->bx, fa.Wx.mem = ls->bW, fa.Wh.mem = ls->bW, fa.Wh.offset = D * 4 * H;
-        fa.b.mem = ls->bW, fa.b.offset = (D + H) * 4 * H, fa.h.mem = ls->by, fa.h.offset = d * H;
-        fa.reserve = train ? ls->res[d] : NULL;
-        if ((st = lstmcl_plan_forward(ls->plan[d], &fa)))
-            die("lstmcl_plan_forward", ls->ctx, st);
-    }
-    for (d = 0; train && d < ls->dirs; d++) {
-        lstmcl_backward_args ba;
-        memset(&ba, 0, sizeof ba);
-        ba.x.mem = ls->bx, ba.Wx.mem = ls->bW, ba.Wh.mem = ls->bW, ba.Wh.offset = D * 4 * H;
-        ba.dh.mem = ls->bdy, ba.dh.offset = d * H, ba.dx.mem = ls->bdx, ba.accumulate_dx = d;
-        ba.dWx.mem = ls->bdW, ba.dWx.offset = d * (D + H + 1) * 4 * H;
-        ba.dWh.mem = ls->bdW, ba.dWh.offset = ba.dWx.offset + D * 4 * H;
-        ba.db.mem = ls->bdW, ba.db.offset = ba.dWx.offset + (D + H) * 4 * H;
-        ba.reserve = ls->res[d];
-        if ((st = lstmcl_plan_backward(ls->plan[d], &ba)))
-            die("lstmcl_plan_backward", ls->ctx, st);
-    }
-    clFinish(lstmcl_context_queue(ls->ctx));
-}
-
-/* A layer's training forward and backward on the device (plans), as
- * unidirectional or bidirectional (two plans writing the halves of one
- * (N,T,2H) output), over full sequences or lengths spread evenly over 1..T
- * (so about half the steps of a full batch). */
+/* A layer's inference forward, or training forward and backward, on the
+ * device (a one-layer lstmcl_stack): unidirectional or bidirectional (its
+ * directions side by side, writing the halves of one (T,N,2H) output),
+ * over full sequences or lengths spread evenly over 1..T (so about half
+ * the steps of a full batch).  Returns the training time. */
 static double layer_cost(lstmcl_context *ctx, const shape *s, const timing *tm, int dirs,
                          int spread, double *infer)
 {
     const size_t N = s->N, T = s->T, D = s->D, H = s->H, yw = dirs * H;
     unsigned long long seed = 777;
-    float *x = rnd(N * T * D, 1, &seed), *W = rnd((D + H + 1) * 4 * H, 1.0 / sqrt((double)H),
-                                                  &seed);
-    float *dy = rnd(N * T * yw, 1, &seed);
+    lstmcl_stack_desc desc;
+    lstmcl_stack *st_ = NULL;
+    lstmcl_tensor none = {NULL, 0}, tx, tp, ty, tdy, tdx, tdp;
+    size_t count, n;
+    float *x, *p, *dy;
     int *len = malloc(N * sizeof *len);
-    cl_mem bx = upload(ctx, x, N * T * D), bW = upload(ctx, W, (D + H + 1) * 4 * H);
-    cl_mem by = upload(ctx, NULL, N * T * yw), bdy = upload(ctx, dy, N * T * yw);
-    cl_mem bdx = upload(ctx, NULL, N * T * D), bdW = upload(ctx, NULL, 2 * (D + H + 1) * 4 * H);
-    cl_mem res[2] = {NULL, NULL};
-    lstmcl_plan *plan[2] = {NULL, NULL};
     lstmcl_status st;
     double t = 0;
-    size_t n, bytes;
-    int d;
 
+    memset(&desc, 0, sizeof desc);
+    desc.layers = 1, desc.directions = (size_t)dirs, desc.N = N, desc.T = T, desc.D = D;
+    desc.H = H, desc.layout = LSTMCL_TIME_MAJOR;
+    if ((st = lstmcl_stack_create_ex(&st_, ctx, &desc)))
+        die("lstmcl_stack_create_ex", ctx, st);
     for (n = 0; n < N; n++) /* 1..T, evenly */
-        len[n] = spread ? (int)(1 + (n * T) / N) : (int)T;
-    for (d = 0; d < dirs; d++) {
-        lstmcl_plan_desc desc;
-        memset(&desc, 0, sizeof desc);
-        desc.N = N, desc.T = T, desc.D = D, desc.H = H, desc.layout = LSTMCL_TIME_MAJOR;
-        desc.reverse = d, desc.h_stride = yw;
-        if ((st = lstmcl_plan_create_ex(&plan[d], ctx, &desc)))
-            die("lstmcl_plan_create_ex", ctx, st);
-        if ((st = lstmcl_plan_set_lengths(plan[d], spread ? len : NULL)))
-            die("lstmcl_plan_set_lengths", ctx, st);
-        if ((st = lstmcl_plan_reserve_size(plan[d], &bytes)))
-            die("lstmcl_plan_reserve_size", ctx, st);
-        res[d] = upload(ctx, NULL, bytes / sizeof(float));
-    }
-    {
-        layer_state ls;
-        ls.ctx = ctx, ls.dirs = dirs, ls.D = D, ls.H = H, ls.bx = bx, ls.bW = bW, ls.by = by;
-        ls.bdy = bdy, ls.bdx = bdx, ls.bdW = bdW, ls.plan = plan, ls.res = res;
-        TIME(tm, *infer, layer_once(&ls, 0));
-        TIME(tm, t, layer_once(&ls, 1));
-    }
-    for (d = 0; d < dirs; d++) {
-        lstmcl_plan_destroy(plan[d]);
-        clReleaseMemObject(res[d]);
-    }
-    clReleaseMemObject(bx), clReleaseMemObject(bW), clReleaseMemObject(by);
-    clReleaseMemObject(bdy), clReleaseMemObject(bdx), clReleaseMemObject(bdW);
-    free(x), free(W), free(dy), free(len);
+        len[n] = (int)(1 + (n * T) / N);
+    if ((st = lstmcl_stack_set_lengths(st_, spread ? len : NULL)))
+        die("lstmcl_stack_set_lengths", ctx, st);
+    count = lstmcl_stack_param_count(st_);
+    x = rnd(N * T * D, 1, &seed), p = rnd(count, 1.0 / sqrt((double)H), &seed);
+    dy = rnd(N * T * yw, 1, &seed);
+    tx.mem = upload(ctx, x, N * T * D), tp.mem = upload(ctx, p, count);
+    ty.mem = upload(ctx, NULL, N * T * yw), tdy.mem = upload(ctx, dy, N * T * yw);
+    tdx.mem = upload(ctx, NULL, N * T * D), tdp.mem = upload(ctx, NULL, count);
+    tx.offset = tp.offset = ty.offset = tdy.offset = tdx.offset = tdp.offset = 0;
+    TIME(tm, *infer, {
+        if ((st = lstmcl_stack_forward(st_, tx, tp, none, none, none, none, ty, 0)))
+            die("lstmcl_stack_forward", ctx, st);
+        clFinish(lstmcl_context_queue(ctx));
+    });
+    TIME(tm, t, {
+        if ((st = lstmcl_stack_forward(st_, tx, tp, none, none, none, none, ty, 1)))
+            die("lstmcl_stack_forward", ctx, st);
+        if ((st = lstmcl_stack_backward(st_, tx, tp, none, tdy, tdx, tdp, 0)))
+            die("lstmcl_stack_backward", ctx, st);
+        clFinish(lstmcl_context_queue(ctx));
+    });
+    lstmcl_stack_destroy(st_);
+    clReleaseMemObject(tx.mem), clReleaseMemObject(tp.mem), clReleaseMemObject(ty.mem);
+    clReleaseMemObject(tdy.mem), clReleaseMemObject(tdx.mem), clReleaseMemObject(tdp.mem);
+    free(x), free(p), free(dy), free(len);
     return t;
 }
 
@@ -512,7 +473,7 @@ static void layer_features(lstmcl_context *ctx, const shape *s, const timing *tm
         train[k] = layer_cost(ctx, s, tm, 1 + (k & 1), k >> 1, &infer[k]);
     }
     fprintf(stderr, "\n");
-    printf("\none layer on the device API at N=%zu T=%zu D=%zu H=%zu, time-major "
+    printf("\none layer (lstmcl_stack) on the device API at N=%zu T=%zu D=%zu H=%zu, time-major "
            "(lengths: spread evenly over 1..T, %.0f%% of the full batch's steps):\n",
            s->N, s->T, s->D, s->H, 100.0 * (s->N * (s->T + 1) / 2.0) / (double)(s->N * s->T));
     printf("  %-30s %12s %8s %14s %8s\n", "", "inference ms", "x uni", "fwd+bwd ms", "x uni");
