@@ -388,8 +388,10 @@ static void linear_case(size_t R, size_t I, size_t O)
                      LSTMCL_SUCCESS);
     got = get(ty, R * O), close_to("linear y", got, y, R * O, 1e-5), free(got);
     got = get(tdx, R * I), close_to("linear dx", got, dx, R * I, 1e-5), free(got);
-    got = get(tdW, I * O), close_to("linear dW", got, dW, I * O, 1e-5), free(got);
-    got = get(tdb, O), close_to("linear db", got, db, O, 1e-5), free(got);
+    /* dW and db sum over all R rows (70,001 in many_rows) in float32: the
+     * gradients' bound, as everywhere (README, "Guarantees") */
+    got = get(tdW, I * O), close_to("linear dW", got, dW, I * O, 1e-4), free(got);
+    got = get(tdb, O), close_to("linear db", got, db, O, 1e-4), free(got);
     free(x), free(W), free(b), free(dy), free(y), free(dx), free(dW), free(db);
     drop(tx), drop(tW), drop(tb), drop(ty), drop(tdy), drop(tdx), drop(tdW), drop(tdb);
 }
