@@ -373,7 +373,6 @@ lstmcl_status lstmcl_plan_set_lengths(lstmcl_plan *plan, const int *lengths)
         }
     }
     if (!lengths || total == plan->d.nt) { /* every sequence is T long: nothing to pack */
-        clFinish(ctx->queue);              /* what ran with the old table is done */
         plan->packed = 0;
         lstmcl__clear_message(ctx);
         return LSTMCL_SUCCESS;
