@@ -54,8 +54,8 @@ demo)
 test)
     # oclgrind: the kernel tests on a simulated device; clang-15: the kernel
     # portability check (amdgcn and nvptx64); PyTorch, numpy and onnx: the
-    # proof against nn.LSTM and torch.onnx.export
-    install_missing oclgrind clang-15 python3-torch python3-numpy python3-onnx
+    # proof against nn.LSTM and torch.onnx.export; pytest: the Python package
+    install_missing oclgrind clang-15 python3-torch python3-numpy python3-onnx python3-pytest
     build
     exec meson test -C build --print-errorlogs "$@"
     ;;

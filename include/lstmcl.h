@@ -109,6 +109,17 @@ LSTMCL_API lstmcl_status lstmcl_context_create(lstmcl_context **ctx, const char 
  */
 LSTMCL_API void lstmcl_context_destroy(lstmcl_context *ctx);
 
+/*
+ * The OpenCL devices there are, one line each, in the order selectors count
+ * them: "P:D<TAB>type<TAB>platform name / device name\n" (P:D is the
+ * selector that picks it, type "gpu", "cpu", ...).  Writes at most size
+ * bytes to buf (always NUL-terminated when size > 0; buf may be NULL when
+ * size is 0) and the length the whole list needs, without the NUL, to
+ * *needed (if not NULL).  No device at all is LSTMCL_SUCCESS with "".
+ * A failure of the OpenCL listing itself is LSTMCL_ERROR_OPENCL.
+ */
+LSTMCL_API lstmcl_status lstmcl_devices(char *buf, size_t size, size_t *needed);
+
 /* The last detailed error message of this context, "" if none.  The string
  * belongs to the context and is valid until its next call.  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_message(const lstmcl_context *ctx);

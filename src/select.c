@@ -242,3 +242,36 @@ fail:
     free(list);
     return err;
 }
+
+lstmcl_status lstmcl_devices(char *buf, size_t size, size_t *needed)
+{
+    lstmcl_device_desc *list = NULL;
+    size_t n = 0, i, len = 0, written = 0;
+    cl_int err = lstmcl__list_devices(&list, &n);
+    if (size > 0 && buf)
+        buf[0] = '\0';
+    if (err != CL_SUCCESS) {
+        free(list);
+        if (needed)
+            *needed = 0;
+        return LSTMCL_ERROR_OPENCL;
+    }
+    for (i = 0; i < n; i++) {
+        char line[600];
+        const int k = snprintf(line, sizeof line, "%u:%u\t%s\t%s / %s\n", list[i].platform_index,
+                               list[i].device_index, lstmcl__type_word(list[i].type),
+                               list[i].platform_name, list[i].device_name);
+        const size_t m = k < 0 ? 0 : (size_t)k < sizeof line ? (size_t)k : sizeof line - 1;
+        /* whole lines only: from the first that does not fit on, none */
+        if (buf && len == written && len + m < size) {
+            memcpy(buf + len, line, m);
+            buf[len + m] = '\0';
+            written += m;
+        }
+        len += m;
+    }
+    free(list);
+    if (needed)
+        *needed = len;
+    return LSTMCL_SUCCESS;
+}
