@@ -1,7 +1,11 @@
 /* Plans: the device-buffer API, and the order of GEMMs and kernels.
  *
- * Rows of every (N*T, ·) matrix are in the caller's (n, t) order, so x, h,
- * dh and dx are used as they are.  The forward runs one GEMM x·Wx for all
+ * Rows of every (N*T, ·) matrix are in the caller's order, batch-major (n, t)
+ * or time-major (t, n), so x, h, dh and dx are used as they are; a reverse
+ * plan walks the steps from t = T-1 down.  With per-sequence lengths the
+ * rows are packed instead (sorted by length, step after step, only the
+ * sequences still running: "geometry" below), and x, dh, dx and h pass
+ * through a packed copy.  The forward runs one GEMM x·Wx for all
  * steps, then the recurrence step by step; the backward runs the recurrence
  * back, then dx, dWx, dWh and db for all steps at once.  Nothing here waits
  * for the device.
@@ -16,9 +20,9 @@
  *   tiled  one kernel per step, a work-group per tile (cl/tiled.cl): GPUs.
  *
  * Reserve (training forward → backward), in floats:
- *   [0, NT·4H)            activated gates, rows (n,t)
- *   [NT·4H, NT·5H)        c_t, rows (n,t)
- *   [NT·5H, NT·6H)        h_{t-1}, rows (n,t) (h0 or zeros at t = 0)
+ *   [0, NT·4H)            activated gates, rows in the plan's order
+ *   [NT·4H, NT·5H)        c_t, rows likewise
+ *   [NT·5H, NT·6H)        h_{t-1}, rows likewise (h0 or zeros at the first step)
  * Workspace (one call), in floats:
  *   [0, NT·4H)            inference: a and gates; backward: da
  *   [NT·4H, NT·4H + NH)   inference: the running c; backward: dc
