@@ -16,6 +16,12 @@ init=$(find "$dest" -path '*/dist-packages/lstmcl/__init__.py' -o -path '*/site-
 lib=$(find "$dest" -name 'liblstmcl.so.0' | head -1)
 [ -n "$init" ] && [ -n "$lib" ] || { echo "FAIL: the package or the library was not installed"; exit 1; }
 [ -f "$(dirname "$init")/_config.py" ] || { echo "FAIL: lstmcl/_config.py was not installed"; exit 1; }
+# a sanitized build's library needs the sanitizers' runtimes first (see pytest.sh)
+if ldd "$lib" 2>/dev/null | grep -q libasan; then
+    LD_PRELOAD="$(ldd "$lib" | awk '/libasan|libubsan/ {printf "%s ", $3}')"
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    export LD_PRELOAD ASAN_OPTIONS
+fi
 # the installed _config names the real prefix; under --destdir the library is
 # found by the loader instead, as it would be after ldconfig
 cd "$dest" && env -u LSTMCL_LIBRARY -u PYTHONPATH LD_LIBRARY_PATH="$(dirname "$lib")" \

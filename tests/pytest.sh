@@ -15,6 +15,14 @@ if ! "$py" -c 'import pytest, numpy' 2>/dev/null; then
     echo "SKIP: python3-pytest or python3-numpy is not installed"
     exit 77
 fi
+# a library built with the sanitizers (./run.sh sanitize) needs their
+# runtimes loaded first in a python3 that was not built with them; Python's
+# own memory at exit is not a leak of lstmcl's
+if ldd "$lib" 2>/dev/null | grep -q libasan; then
+    LD_PRELOAD="$(ldd "$lib" | awk '/libasan|libubsan/ {printf "%s ", $3}')"
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    export LD_PRELOAD ASAN_OPTIONS
+fi
 export LSTMCL_LIBRARY="$lib" PYTHONPATH="$src/python:$src/tests/python${PYTHONPATH:+:$PYTHONPATH}"
 cd "$src/tests/python" || exit 1
 exec "$py" -m pytest -q -s -p no:cacheprovider .
