@@ -1,8 +1,12 @@
 /* lstmcl-bench: times lstmcl's forward and backward and, in the same run, the
  * same work on the host with OpenBLAS, structured as the seed does it (a) and
- * as lstmcl does it (b).  Prints a table, CSV or JSON. */
+ * as lstmcl does it (b), and with oneDNN's LSTM (c) where lstmcl-bench was
+ * built with libdnnl-dev.  Prints a table, CSV or JSON. */
 #define _POSIX_C_SOURCE 200809L
 #include "hostlstm.h"
+#ifdef LSTMCL_BENCH_ONEDNN
+#include "dnnlstm.h"
+#endif
 #include "lstmcl_train.h"
 
 #include <cblas.h>
@@ -101,15 +105,20 @@ static const shape quick_set[] = {
 enum { P_INFER, P_TRAIN_FWD, P_BWD, P_STEP, P_COUNT };
 static const char *const pass_names[P_COUNT] = {"inference", "train-fwd", "backward",
                                                 "train-step"};
-enum { I_HOST_API, I_DEVICE_API, I_SEED, I_HOISTED, I_COUNT };
+enum { I_HOST_API, I_DEVICE_API, I_SEED, I_HOISTED, I_ONEDNN, I_COUNT };
 static const char *const impl_names[I_COUNT] = {"lstmcl-host-api", "lstmcl-device-api",
-                                                "openblas-seed", "openblas-hoisted"};
+                                                "openblas-seed", "openblas-hoisted", "onednn"};
 
 typedef struct {
     shape s;
     double t[P_COUNT][I_COUNT]; /* seconds; 0 = not measured */
     double agree;               /* normalised difference of h, lstmcl vs host */
+    double agree_dnn;           /* largest normalised difference of h and the
+                                 * gradients, lstmcl vs oneDNN */
 } result;
+
+/* Baselines must agree with lstmcl; beyond this a timing is not comparable. */
+#define AGREE_BOUND 1e-4
 
 static double flops(const shape *s, int pass)
 {
@@ -244,6 +253,72 @@ static void measure(lstmcl_context *ctx, const shape *s, const timing *tm, int h
         clReleaseMemObject(reserve);
     }
 
+#ifdef LSTMCL_BENCH_ONEDNN
+    /* oneDNN, in its native time-major layout: the transposition of x and dh
+     * into (T,N,.) and of the results back is not timed; the per-call weight
+     * reorders and the zeroing of its accumulated weight gradients are */
+    if (host) {
+        char err[512] = "";
+        dnn_lstm *dn;
+        float *xt = malloc(N * T * D * 4), *dht = malloc(N * T * H * 4);
+        float *ht = malloc(N * T * H * 4), *dxt = malloc(N * T * D * 4);
+        float *gx = malloc(N * T * D * 4), *gh0 = malloc(N * H * 4), *gWx = malloc(D * 4 * H * 4);
+        float *gWh = malloc(H * 4 * H * 4), *gb = malloc(4 * H * 4);
+        size_t n, t;
+        progress(s, "oneDNN (c)");
+        if (!xt || !dht || !ht || !dxt || !gx || !gh0 || !gWx || !gWh || !gb) {
+            fprintf(stderr, "lstmcl-bench: out of memory\n");
+            exit(1);
+        }
+        for (n = 0; n < N; n++)
+            for (t = 0; t < T; t++) {
+                memcpy(xt + (t * N + n) * D, x + (n * T + t) * D, D * 4);
+                memcpy(dht + (t * N + n) * H, dh + (n * T + t) * H, H * 4);
+            }
+        if (!(dn = dnn_lstm_create(N, T, D, H, Wx, Wh, b, err, sizeof err))) {
+            fprintf(stderr, "lstmcl-bench: oneDNN: %s\n", err);
+            exit(1);
+        }
+#define DNN_OK(call)                                                                   \
+    do {                                                                               \
+        if ((call) != 0) {                                                             \
+            fprintf(stderr, "lstmcl-bench: oneDNN: %s\n", dnn_lstm_error(dn));         \
+            exit(1);                                                                   \
+        }                                                                              \
+    } while (0)
+        TIME(tm, res->t[P_INFER][I_ONEDNN], DNN_OK(dnn_lstm_forward(dn, 0, xt, h0, ht)));
+        TIME(tm, res->t[P_TRAIN_FWD][I_ONEDNN], DNN_OK(dnn_lstm_forward(dn, 1, xt, h0, ht)));
+        TIME(tm, res->t[P_BWD][I_ONEDNN],
+             DNN_OK(dnn_lstm_backward(dn, xt, h0, ht, dht, dxt, gh0)));
+#undef DNN_OK
+        dnn_lstm_gradients(dn, gWx, gWh, gb);
+        for (n = 0; n < N; n++)
+            for (t = 0; t < T; t++) {
+                memcpy(hh + (n * T + t) * H, ht + (t * N + n) * H, H * 4);
+                memcpy(gx + (n * T + t) * D, dxt + (t * N + n) * D, D * 4);
+            }
+        /* against lstmcl's host-API results, still in h, dx, dh0, dWx, dWh, db */
+        {
+            const double d[6] = {rel_diff(h, hh, N * T * H), rel_diff(dx, gx, N * T * D),
+                                 rel_diff(dh0, gh0, N * H), rel_diff(dWx, gWx, D * 4 * H),
+                                 rel_diff(dWh, gWh, H * 4 * H), rel_diff(db, gb, 4 * H)};
+            int k;
+            for (k = 0; k < 6; k++)
+                if (!(d[k] <= res->agree_dnn))
+                    res->agree_dnn = d[k];
+        }
+        if (!(res->agree_dnn <= AGREE_BOUND)) {
+            fprintf(stderr, "\nlstmcl-bench: oneDNN and lstmcl disagree at N=%zu T=%zu D=%zu "
+                    "H=%zu: %.2e (normalised, bound %.0e)\n", N, T, D, H, res->agree_dnn,
+                    AGREE_BOUND);
+            exit(1);
+        }
+        dnn_lstm_destroy(dn);
+        free(xt), free(dht), free(ht), free(dxt), free(gx), free(gh0), free(gWx), free(gWh);
+        free(gb);
+    }
+#endif
+
     /* the host baselines; training and inference forwards are the same work there */
     if (host) {
         host_lstm hs;
@@ -263,6 +338,12 @@ static void measure(lstmcl_context *ctx, const shape *s, const timing *tm, int h
         }
         host_lstm_free(&hs);
         res->agree = rel_diff(h, hh, N * T * H);
+        if (!(res->agree <= AGREE_BOUND)) {
+            fprintf(stderr, "\nlstmcl-bench: OpenBLAS and lstmcl disagree on h at N=%zu T=%zu "
+                    "D=%zu H=%zu: %.2e (normalised, bound %.0e)\n", N, T, D, H, res->agree,
+                    AGREE_BOUND);
+            exit(1);
+        }
     }
     for (p = 0; p < I_COUNT; p++)
         if (res->t[P_TRAIN_FWD][p] > 0 && res->t[P_BWD][p] > 0)
@@ -579,22 +660,33 @@ static int remove_tree(const char *dir)
 
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 
+/* baseline time over lstmcl host-API time, 0 where either is missing */
+static double ratio(const result *r, int p, int base)
+{
+    return r->t[p][base] > 0 && r->t[p][I_HOST_API] > 0 ? r->t[p][base] / r->t[p][I_HOST_API]
+                                                         : 0;
+}
+
 static void print_results(out_format fmt, const result *r, int nres)
 {
-    int i, p, k;
+    static const int bases[3] = {I_SEED, I_HOISTED, I_ONEDNN};
+    static const char *const base_keys[3] = {"seed", "hoisted", "onednn"};
+    int i, p, k, j, ncols = I_COUNT;
     if (fmt == OUT_CSV) {
-        printf("N,T,D,H,set,pass,impl,ms,gflops,speedup_vs_seed,speedup_vs_hoisted\n");
+        printf("N,T,D,H,set,pass,impl,ms,gflops,speedup_vs_seed,speedup_vs_hoisted,"
+               "speedup_vs_onednn\n");
         for (i = 0; i < nres; i++)
             for (p = 0; p < P_COUNT; p++)
                 for (k = 0; k < I_COUNT; k++) {
                     double t = r[i].t[p][k];
                     if (t <= 0)
                         continue;
-                    printf("%zu,%zu,%zu,%zu,%s,%s,%s,%.3f,%.2f,%.3f,%.3f\n", r[i].s.N, r[i].s.T,
-                           r[i].s.D, r[i].s.H, r[i].s.name, pass_names[p], impl_names[k], t * 1e3,
-                           flops(&r[i].s, p) / t * 1e-9,
-                           r[i].t[p][I_SEED] > 0 ? r[i].t[p][I_SEED] / t : 0,
-                           r[i].t[p][I_HOISTED] > 0 ? r[i].t[p][I_HOISTED] / t : 0);
+                    printf("%zu,%zu,%zu,%zu,%s,%s,%s,%.3f,%.2f", r[i].s.N, r[i].s.T, r[i].s.D,
+                           r[i].s.H, r[i].s.name, pass_names[p], impl_names[k], t * 1e3,
+                           flops(&r[i].s, p) / t * 1e-9);
+                    for (j = 0; j < 3; j++)
+                        printf(",%.3f", r[i].t[p][bases[j]] > 0 ? r[i].t[p][bases[j]] / t : 0);
+                    printf("\n");
                 }
         return;
     }
@@ -609,41 +701,68 @@ static void print_results(out_format fmt, const result *r, int nres)
                         continue;
                     printf("%s\n    {\"N\": %zu, \"T\": %zu, \"D\": %zu, \"H\": %zu, "
                            "\"set\": \"%s\", \"pass\": \"%s\", \"impl\": \"%s\", "
-                           "\"ms\": %.3f, \"gflops\": %.2f}",
+                           "\"ms\": %.3f, \"gflops\": %.2f",
                            sep, r[i].s.N, r[i].s.T, r[i].s.D, r[i].s.H, r[i].s.name,
                            pass_names[p], impl_names[k], t * 1e3, flops(&r[i].s, p) / t * 1e-9);
+                    /* lstmcl's rows carry the speed-ups over each baseline present */
+                    if (k == I_HOST_API || k == I_DEVICE_API)
+                        for (j = 0; j < 3; j++)
+                            if (r[i].t[p][bases[j]] > 0)
+                                printf(", \"speedup_vs_%s\": %.3f", base_keys[j],
+                                       r[i].t[p][bases[j]] / t);
+                    printf("}");
                     sep = ",";
                 }
         printf("\n  ]");
         return;
     }
-    printf("%-22s %-10s | %17s | %17s | %17s | %17s | %6s %6s\n", "shape N,T,D,H", "pass",
-           "lstmcl host API", "lstmcl device API", "(a) OpenBLAS seed", "(b) OpenBLAS hoist",
-           "vs(a)", "vs(b)");
-    printf("%-22s %-10s | %8s %8s | %8s %8s | %8s %8s | %8s %8s | %6s %6s\n", "", "", "ms",
-           "GFLOP/s", "ms", "GFLOP/s", "ms", "GFLOP/s", "ms", "GFLOP/s", "", "");
+    /* the oneDNN column only where it was measured */
+    ncols = I_ONEDNN;
+    for (i = 0; i < nres; i++)
+        if (r[i].t[P_STEP][I_ONEDNN] > 0)
+            ncols = I_COUNT;
+    {
+        static const char *const heads[I_COUNT] = {"lstmcl host API", "lstmcl device API",
+                                                   "(a) OpenBLAS seed", "(b) OpenBLAS hoist",
+                                                   "(c) oneDNN"};
+        printf("%-22s %-10s", "shape N,T,D,H", "pass");
+        for (k = 0; k < ncols; k++)
+            printf(" | %17s", heads[k]);
+        printf(" | %6s %6s%s\n", "vs(a)", "vs(b)", ncols == I_COUNT ? "  vs(c)" : "");
+        printf("%-22s %-10s", "", "");
+        for (k = 0; k < ncols; k++)
+            printf(" | %8s %8s", "ms", "GFLOP/s");
+        printf(" |\n");
+    }
     for (i = 0; i < nres; i++) {
         char sh[64];
         snprintf(sh, sizeof sh, "%zu,%zu,%zu,%zu %s", r[i].s.N, r[i].s.T, r[i].s.D, r[i].s.H,
                  r[i].s.name[0] == 'r' ? "(ref)" : r[i].s.name[0] == 'd' ? "(DB)" : "");
         for (p = 0; p < P_COUNT; p++) {
             printf("%-22s %-10s", p == 0 ? sh : "", pass_names[p]);
-            for (k = 0; k < I_COUNT; k++) {
+            for (k = 0; k < ncols; k++) {
                 double t = r[i].t[p][k];
                 if (t > 0)
                     printf(" | %8.1f %8.1f", t * 1e3, flops(&r[i].s, p) / t * 1e-9);
                 else
                     printf(" | %8s %8s", "-", "-");
             }
-            if (r[i].t[p][I_SEED] > 0)
-                printf(" | %6.2f %6.2f\n", r[i].t[p][I_SEED] / r[i].t[p][I_HOST_API],
-                       r[i].t[p][I_HOISTED] / r[i].t[p][I_HOST_API]);
-            else
-                printf(" | %6s %6s\n", "-", "-");
+            printf(" |");
+            for (j = 0; j < (ncols == I_COUNT ? 3 : 2); j++) {
+                double v = ratio(&r[i], p, bases[j]);
+                if (v > 0)
+                    printf(" %6.2f", v);
+                else
+                    printf(" %6s", "-");
+            }
+            printf("\n");
         }
         if (r[i].agree > 0)
             printf("%-22s h differs from the OpenBLAS result by %.1e (normalised)\n", "",
                    r[i].agree);
+        if (r[i].agree_dnn > 0)
+            printf("%-22s h and the gradients differ from oneDNN's by at most %.1e "
+                   "(normalised)\n", "", r[i].agree_dnn);
     }
 }
 
@@ -654,9 +773,10 @@ static void usage(FILE *f)
             "                    [--device SEL] [--no-host] [--no-first-call] [--no-layers]\n"
             "                    [--csv|--json]\n"
             "Times lstmcl's inference forward, training forward and backward (host-pointer\n"
-            "and device-buffer APIs) and the same work with OpenBLAS on the host: (a) as the\n"
-            "seed structures it, (b) hoisted as lstmcl does. Ratios are baseline time over\n"
-            "lstmcl host-API time: above 1 lstmcl is faster.\n"
+            "and device-buffer APIs) and the same work on the host: with OpenBLAS (a) as the\n"
+            "seed structures it, (b) hoisted as lstmcl does, and (c) oneDNN's LSTM (when\n"
+            "built with libdnnl-dev). Ratios are baseline time over lstmcl host-API time:\n"
+            "above 1 lstmcl is faster. --no-host skips the host baselines.\n"
             "  --quick          three shapes, 3 repeats (about a minute on a 2-core PoCL)\n"
             "  --shape          add a shape (the default set is DeepBench's LSTM training\n"
             "                   set plus N=64 T=50 D=H=512); given shapes replace the set\n"
@@ -803,6 +923,9 @@ int main(int argc, char **argv)
                        "\"context_create_cold_s\": %.3f, \"context_create_warm_s\": %.3f},\n",
                        set[0].N, set[0].T, set[0].D, set[0].H, fc_call[0], fc_call[1],
                        fc_create[0], fc_create[1]);
+#ifdef LSTMCL_BENCH_ONEDNN
+            printf("  \"onednn\": \"%s\",\n", dnn_lstm_version());
+#endif
             print_results(fmt, res, nset);
             printf("\n}\n");
         } else if (fmt == OUT_CSV) {
@@ -816,9 +939,13 @@ int main(int argc, char **argv)
             printf("host:   %s, %ld cores, %s %s; OpenBLAS %s, %d threads\n", cpu,
                    sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, openblas_get_config(),
                    openblas_get_num_threads());
+#ifdef LSTMCL_BENCH_ONEDNN
+            printf("        oneDNN %s (c: native time-major layout, weight reorders and the "
+                   "zeroing of dW timed)\n", dnn_lstm_version());
+#endif
             printf("times: median of %d runs after %d warm-up; GFLOP/s counts forward "
                    "2*N*T*(D+H)*4H, backward twice that\n"
-                   "vs(a), vs(b): baseline time / lstmcl host-API time (above 1: lstmcl "
+                   "vs(a), vs(b), vs(c): baseline time / lstmcl host-API time (above 1: lstmcl "
                    "faster)\n\n",
                    tm.repeat, tm.warmup);
             print_results(fmt, res, nset);
