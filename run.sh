@@ -13,10 +13,10 @@ cd "$(dirname "$0")"
 job=${1:-train}
 [ $# -gt 0 ] && shift
 
-# what every job needs (OpenBLAS: the benchmark's host baselines); the
+# what every job needs (OpenBLAS and oneDNN: the benchmark's host baselines); the
 # heavier checks add their own tools
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check libopenblas-dev libjansson-dev"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev libdnnl-dev libjansson-dev"
 
 # install_missing [EXTRA-PACKAGE...]
 install_missing() {

@@ -2,8 +2,13 @@
 # lstmcl-bench runs a small shape in each output format, with the breakdown.
 set -eu
 bench=$1
+onednn=${2:-no-onednn}   # onednn: the bench was built with its oneDNN baseline
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+if [ "$onednn" != onednn ] && [ "${LSTMCL_TEST_REQUIRE_ONEDNN:-}" = 1 ]; then
+    echo "FAIL: lstmcl-bench was built without oneDNN (libdnnl-dev) and LSTMCL_TEST_REQUIRE_ONEDNN=1"
+    exit 1
+fi
 "$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --breakdown > "$out" 2>/dev/null
 grep -q "train-step" "$out"
 grep -q "where the time goes" "$out"
@@ -28,4 +33,38 @@ for row in "unidirectional, full batch" "bidirectional, full batch" \
 done
 "$bench" --shape 6,5,4,3 --repeat 1 --warmup 0 --no-first-call --no-host --no-layers > "$out" 2>/dev/null
 ! grep -q "bidirectional" "$out" || { echo "FAIL: --no-layers still measured them"; exit 1; }
-echo "lstmcl-bench: table with breakdown, CSV and JSON, layer features"
+# the oneDNN baseline (c): its column, its agreement with lstmcl, its CSV rows and JSON ratios
+if [ "$onednn" = onednn ]; then
+    "$bench" --shape 3,4,5,6 --repeat 1 --warmup 0 --no-first-call --no-layers > "$out" 2>/dev/null ||
+        { echo "FAIL: bench with oneDNN"; cat "$out"; exit 1; }
+    grep -q "(c) oneDNN" "$out" && grep -q "vs(c)" "$out" ||
+        { echo "FAIL: no oneDNN column"; cat "$out"; exit 1; }
+    grep -q "^ *train-step .*|  *[0-9.]*  *[0-9.]* |  *[0-9.]*  *[0-9.]*  *[0-9.]*$" "$out" ||
+        { echo "FAIL: train-step row lacks the oneDNN time or vs(c)"; cat "$out"; exit 1; }
+    grep -q "h and the gradients differ from oneDNN's by at most" "$out" ||
+        { echo "FAIL: no agreement line for oneDNN"; cat "$out"; exit 1; }
+    "$bench" --shape 3,4,5,6 --repeat 1 --warmup 0 --no-first-call --no-layers --csv > "$out" 2>/dev/null
+    for pass in inference train-fwd backward train-step; do
+        grep -q "^3,4,5,6,custom,$pass,onednn,[0-9.]*," "$out" ||
+            { echo "FAIL: no CSV onednn row for $pass"; cat "$out"; exit 1; }
+    done
+    "$bench" --shape 3,4,5,6 --repeat 1 --warmup 0 --no-first-call --no-layers --json > "$out" 2>/dev/null
+    python3 - "$out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["onednn"].startswith("2."), d["onednn"]
+rows = d["results"]
+for p in ("inference", "train-fwd", "backward", "train-step"):
+    dnn = [r for r in rows if r["pass"] == p and r["impl"] == "onednn"]
+    lc = [r for r in rows if r["pass"] == p and r["impl"] == "lstmcl-host-api"]
+    assert len(dnn) == 1 and dnn[0]["ms"] > 0, (p, dnn)
+    ratio = dnn[0]["ms"] / lc[0]["ms"]
+    assert abs(lc[0]["speedup_vs_onednn"] - ratio) <= 0.01 * ratio + 0.001, (p, lc[0], ratio)
+PY
+    extra=", oneDNN baseline"
+else
+    "$bench" --shape 2,3,4,5 --repeat 1 --warmup 0 --no-first-call --no-layers > "$out" 2>/dev/null
+    ! grep -q "oneDNN" "$out" || { echo "FAIL: oneDNN column without oneDNN"; exit 1; }
+    extra=" (built without oneDNN)"
+fi
+echo "lstmcl-bench: table with breakdown, CSV and JSON, layer features$extra"
