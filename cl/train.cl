@@ -231,13 +231,17 @@ static inline uint lstm_hash32(uint x)
 }
 
 /* x[i] = kept ? x[i]·scale : 0, in place; the same call applies the mask to
- * the gradient in the backward. */
+ * the gradient in the backward.  The mask is drawn for element
+ *   g = (i / blk)·blk_stride + base + i % blk
+ * of a larger batch (lstmcl_stack_set_dropout_rows); g = i for a whole one. */
 __kernel void lstm_dropout(const int count, __global float *x, const int x_off, const uint k0,
-                           const uint k1, const uint thresh, const float scale)
+                           const uint k1, const uint thresh, const float scale, const uint blk,
+                           const uint blk_stride, const uint base)
 {
     const int i = get_global_id(0);
     if (i >= count)
         return;
-    const uint r = lstm_hash32(lstm_hash32((uint)i ^ k0) ^ k1) >> 8;
+    const uint g = ((uint)i / blk) * blk_stride + base + (uint)i % blk;
+    const uint r = lstm_hash32(lstm_hash32(g ^ k0) ^ k1) >> 8;
     x[x_off + i] = r >= thresh ? x[x_off + i] * scale : 0.0f;
 }

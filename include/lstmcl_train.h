@@ -89,6 +89,15 @@ LSTMCL_API lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *stack, float p,
                                                   unsigned long long seed,
                                                   unsigned long long counter);
 
+/* When a batch is split across devices or processes (data-parallel
+ * training): this stack's N rows are rows first_row..first_row+N-1 of a
+ * batch of total_rows, and dropout draws the masks that batch would, so the
+ * split trains as the whole.  i above is then the element's flat index in
+ * the whole batch's layer output, in the stack's layout.  The default is
+ * (0, N).  total_rows·T·directions·H must be below 2^32. */
+LSTMCL_API lstmcl_status lstmcl_stack_set_dropout_rows(lstmcl_stack *stack, size_t first_row,
+                                                       size_t total_rows);
+
 /* Backward of the last training forward, with the same x, params and c0.
  * dh (N,T,H): the gradient w.r.t. the top layer's h.  dx (N,T,D) optional.
  * dparams (param_count): overwritten, or added to when accumulate is set.

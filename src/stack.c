@@ -20,6 +20,8 @@ struct lstmcl_stack {
     /* dropout between layers (lstmcl_stack_set_dropout) */
     float dropout;
     unsigned long long drop_seed, drop_counter;
+    size_t drop_row0, drop_rows; /* these rows of a batch of drop_rows (0: this batch) */
+    int time_major;
     /* what the last training forward dropped with, for its backward */
     float fwd_dropout;
     unsigned long long fwd_seed, fwd_counter;
@@ -132,6 +134,7 @@ lstmcl_status lstmcl_stack_create_ex(lstmcl_stack **out, lstmcl_context *ctx,
         return lstmcl__fail(ctx, LSTMCL_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", fn);
     s->ctx = ctx, s->L = layers, s->dirs = dirs;
     s->N = desc->N, s->T = desc->T, s->D = desc->D, s->H = desc->H;
+    s->time_major = desc->layout == LSTMCL_TIME_MAJOR;
     slot[0][0] = &s->first, slot[0][1] = &s->first_rev;
     slot[1][0] = &s->rest, slot[1][1] = &s->rest_rev;
     for (l = 0; st == LSTMCL_SUCCESS && l < (layers > 1 ? 2u : 1u); l++)
@@ -234,6 +237,24 @@ lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *s, float p, unsigned long l
     return LSTMCL_SUCCESS;
 }
 
+lstmcl_status lstmcl_stack_set_dropout_rows(lstmcl_stack *s, size_t first_row,
+                                            size_t total_rows)
+{
+    lstmcl_context *ctx = alive(s);
+    if (!ctx)
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    if (total_rows < s->N || first_row > total_rows - s->N)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "lstmcl_stack_set_dropout_rows: rows %zu..%zu are not in a batch of "
+                            "%zu", first_row, first_row + s->N, total_rows);
+    if ((double)total_rows * (double)s->T * (double)(s->dirs * s->H) > 4294967295.0)
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "lstmcl_stack_set_dropout_rows: a batch of %zu rows has more than "
+                            "2^32 elements per layer", total_rows);
+    s->drop_row0 = first_row, s->drop_rows = total_rows;
+    return LSTMCL_SUCCESS;
+}
+
 /* Dropout (in place) on layer l's output, or on the gradient reaching it,
  * with the mask of the last training forward (the generator is documented
  * in lstmcl_train.h). */
@@ -243,11 +264,19 @@ static lstmcl_status dropout(lstmcl_stack *s, size_t l, cl_mem m)
     const cl_uint a = hash32((cl_uint)seed ^ hash32((cl_uint)(seed >> 32) ^ 0x68e31da4u));
     const cl_uint b = hash32((cl_uint)counter ^ hash32((cl_uint)(counter >> 32) ^ a));
     const cl_uint k0 = hash32(b ^ (cl_uint)l), k1 = hash32(k0 ^ 0x9e3779b9u);
-    const size_t count = s->N * s->T * s->dirs * s->H;
+    const size_t W = s->dirs * s->H, count = s->N * s->T * W;
+    const size_t rows = s->drop_rows ? s->drop_rows : s->N;
+    /* where this batch's elements sit in the larger one: batch-major, one
+     * block at row0; time-major, a block of N rows per step */
+    const size_t blk = s->time_major ? s->N * W : count;
+    const size_t blk_stride = s->time_major ? rows * W : count;
+    const size_t base = s->drop_row0 * (s->time_major ? W : s->T * W);
     return LSTMCL_RUN(s->ctx, lstm_dropout, lstmcl__items(count, 1), .count = (cl_int)count,
                       .x = m, .x_off = 0, .k0 = k0, .k1 = k1,
                       .thresh = (cl_uint)((double)s->fwd_dropout * 16777216.0 + 0.5),
-                      .scale = (cl_float)(1.0 / (1.0 - (double)s->fwd_dropout)));
+                      .scale = (cl_float)(1.0 / (1.0 - (double)s->fwd_dropout)),
+                      .blk = (cl_uint)blk, .blk_stride = (cl_uint)blk_stride,
+                      .base = (cl_uint)base);
 }
 
 lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tensor params,

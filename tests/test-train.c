@@ -274,6 +274,104 @@ START_TEST(dropout_masks)
 }
 END_TEST
 
+/* Rows r0..r0+n-1 of a (N,T,W) batch-major or (T,N,W) time-major array. */
+static float *rows_of(const float *a, int time_major, size_t N, size_t T, size_t W, size_t r0,
+                      size_t n)
+{
+    float *out = malloc(n * T * W * sizeof *out);
+    size_t i, t;
+    ck_assert_ptr_nonnull(out);
+    for (i = 0; i < n; i++)
+        for (t = 0; t < T; t++)
+            memcpy(out + (time_major ? (t * n + i) : (i * T + t)) * W,
+                   a + (time_major ? (t * N + r0 + i) : ((r0 + i) * T + t)) * W,
+                   W * sizeof *out);
+    return out;
+}
+
+/* A batch split in two stacks (lstmcl_stack_set_dropout_rows) drops as the
+ * whole batch does: each part's h equals its rows of the whole's h, and the
+ * parts' weight gradients add up to the whole's, in both layouts, with
+ * one and two directions.  A mask drawn for other rows would differ in
+ * about half the elements. */
+START_TEST(dropout_split_rows)
+{
+    const int tm = _i % 2;
+    const size_t dirs = 1 + (size_t)(_i / 2) % 2, L = 3, N = tu_range(2, 6), T = tu_range(1, 6);
+    const size_t D = tu_range(1, 9), H = tu_range(1, 11), W = dirs * H, cut = tu_range(1, N - 1);
+    const size_t first[2] = {0, cut}, count[2] = {cut, N - cut};
+    lstmcl_stack_desc desc;
+    lstmcl_stack *whole = NULL, *part = NULL;
+    size_t P, k, i;
+    float *params, *x = tu_floats(N * T * D, 1), *dh = tu_floats(N * T * W, 1), *h, *dp;
+    double *dsum;
+    lstmcl_tensor tx, tp, th, tdh, tdp;
+
+    memset(&desc, 0, sizeof desc);
+    desc.layers = L, desc.directions = dirs, desc.N = N, desc.T = T, desc.D = D, desc.H = H;
+    desc.layout = tm ? LSTMCL_TIME_MAJOR : LSTMCL_BATCH_MAJOR;
+    ck_assert_int_eq(lstmcl_stack_create_ex(&whole, ctx, &desc), LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_set_dropout(whole, 0.5f, 77, 5), LSTMCL_SUCCESS);
+    P = lstmcl_stack_param_count(whole);
+    params = tu_floats(P, 0.6);
+    tx = dev(x, N * T * D * 4), tp = dev(params, P * 4), th = dev(NULL, N * T * W * 4);
+    tdh = dev(dh, N * T * W * 4), tdp = dev(NULL, P * 4);
+    ck_assert_int_eq(lstmcl_stack_forward(whole, tx, tp, none(), none(), none(), none(), th, 1),
+                     LSTMCL_SUCCESS);
+    ck_assert_int_eq(lstmcl_stack_backward(whole, tx, tp, none(), tdh, none(), tdp, 0),
+                     LSTMCL_SUCCESS);
+    h = get(th, N * T * W), dp = get(tdp, P);
+    drop(tx), drop(th), drop(tdh);
+    dsum = tu_dalloc(P);
+    for (k = 0; k < 2; k++) {
+        const size_t n = count[k];
+        float *xk = rows_of(x, tm, N, T, D, first[k], n), *dhk = rows_of(dh, tm, N, T, W,
+                                                                            first[k], n);
+        float *want = rows_of(h, tm, N, T, W, first[k], n), *got, *g;
+        double *w = tu_doubles(want, n * T * W);
+        desc.N = n;
+        ck_assert_int_eq(lstmcl_stack_create_ex(&part, ctx, &desc), LSTMCL_SUCCESS);
+        ck_assert_int_eq(lstmcl_stack_set_dropout(part, 0.5f, 77, 5), LSTMCL_SUCCESS);
+        ck_assert_int_eq(lstmcl_stack_set_dropout_rows(part, first[k], N), LSTMCL_SUCCESS);
+        tx = dev(xk, n * T * D * 4), th = dev(NULL, n * T * W * 4), tdh = dev(dhk, n * T * W * 4);
+        ck_assert_int_eq(lstmcl_stack_forward(part, tx, tp, none(), none(), none(), none(), th, 1),
+                         LSTMCL_SUCCESS);
+        ck_assert_int_eq(lstmcl_stack_backward(part, tx, tp, none(), tdh, none(), tdp, 0),
+                         LSTMCL_SUCCESS);
+        got = get(th, n * T * W);
+        close_to("part's h", got, w, n * T * W, 1e-5);
+        g = get(tdp, P);
+        for (i = 0; i < P; i++)
+            dsum[i] += g[i];
+        free(xk), free(dhk), free(want), free(got), free(g), free(w);
+        drop(tx), drop(th), drop(tdh);
+        lstmcl_stack_destroy(part);
+        part = NULL;
+    }
+    {
+        double *d = tu_doubles(dp, P);
+        float *fs = malloc(P * sizeof *fs);
+        ck_assert_ptr_nonnull(fs);
+        for (i = 0; i < P; i++)
+            fs[i] = (float)dsum[i];
+        close_to("parts' dparams summed", fs, d, P, 1e-5);
+        free(d), free(fs);
+    }
+    /* rows outside the batch, and a batch too large to index, are refused */
+    ck_assert_int_eq(lstmcl_stack_set_dropout_rows(whole, 1, N), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_message(ctx), "not in a batch"));
+    ck_assert_int_eq(lstmcl_stack_set_dropout_rows(whole, 0, N - 1),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_stack_set_dropout_rows(whole, 0, (size_t)1 << 40),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_stack_set_dropout_rows(NULL, 0, 1), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_stack_set_dropout_rows(whole, 0, N), LSTMCL_SUCCESS);
+    free(params), free(x), free(dh), free(h), free(dp), free(dsum);
+    drop(tp), drop(tdp);
+    lstmcl_stack_destroy(whole);
+}
+END_TEST
+
 START_TEST(stack_errors)
 {
     lstmcl_stack *s = NULL;
@@ -583,6 +681,7 @@ int main(void)
     tcase_add_loop_test(tc, stack_against_reference, 0, 9);
     tcase_add_loop_test(tc, stack_dropout, 0, 4);
     tcase_add_test(tc, dropout_masks);
+    tcase_add_loop_test(tc, dropout_split_rows, 0, 8);
     tcase_add_test(tc, stack_errors);
     tcase_add_test(tc, embedding);
     tcase_add_loop_test(tc, linear, 0, 3);
