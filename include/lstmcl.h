@@ -120,6 +120,21 @@ LSTMCL_API void lstmcl_context_destroy(lstmcl_context *ctx);
  */
 LSTMCL_API lstmcl_status lstmcl_devices(char *buf, size_t size, size_t *needed);
 
+/*
+ * For one process per device (data-parallel training, lstmcl-train under
+ * mpirun): the k-th (from 0) of the devices that a selector keeps, in the
+ * order of lstmcl_devices(), of which lstmcl_context_create() would take the
+ * first.  Writes that device's "P:D" selector to buf (NUL-terminated; 24
+ * bytes always suffice) and how many devices the selector keeps to *count
+ * (if not NULL).  selector NULL: $LSTMCL_DEVICE; unset or "": every GPU, or
+ * every device when there is no GPU.  A bad selector or a short buf is
+ * LSTMCL_ERROR_INVALID_ARGUMENT; no device kept, or k >= *count,
+ * LSTMCL_ERROR_DEVICE_NOT_FOUND; both with a message in
+ * lstmcl_last_create_message().
+ */
+LSTMCL_API lstmcl_status lstmcl_device_nth(const char *selector, size_t k, char *buf,
+                                           size_t size, size_t *count);
+
 /* The last detailed error message of this context, "" if none.  The string
  * belongs to the context and is valid until its next call.  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_message(const lstmcl_context *ctx);

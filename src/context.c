@@ -377,6 +377,62 @@ static void describe_devices(char *out, size_t cap, const lstmcl_device_desc *li
     }
 }
 
+lstmcl_status lstmcl_device_nth(const char *device, size_t k, char *buf, size_t size,
+                               size_t *count)
+{
+    lstmcl_selector sel;
+    lstmcl_device_desc *list = NULL;
+    size_t n = 0, kept = 0;
+    long pick;
+    char err_text[256];
+    const char *from = "the selector argument";
+    cl_int err;
+
+    create_message[0] = '\0';
+    if (count)
+        *count = 0;
+    if (!buf || size < 24) {
+        snprintf(create_message, sizeof create_message,
+                 "lstmcl_device_nth: buf is NULL or shorter than 24 bytes");
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    }
+    buf[0] = '\0';
+    if (!device) {
+        device = getenv("LSTMCL_DEVICE");
+        from = "LSTMCL_DEVICE";
+        if (!device)
+            device = "";
+    }
+    if (lstmcl__selector_parse(device, &sel, err_text, sizeof err_text) != 0) {
+        snprintf(create_message, sizeof create_message, "bad device selector in %s: %s", from,
+                 err_text);
+        return LSTMCL_ERROR_INVALID_ARGUMENT;
+    }
+    err = lstmcl__list_devices(&list, &n);
+    if (err != CL_SUCCESS) {
+        free(list);
+        snprintf(create_message, sizeof create_message,
+                 "listing OpenCL devices failed (OpenCL error %d)", (int)err);
+        return LSTMCL_ERROR_OPENCL;
+    }
+    pick = lstmcl__selector_nth(&sel, list, n, k, &kept);
+    if (count)
+        *count = kept;
+    if (pick < 0) {
+        char names[2048];
+        describe_devices(names, sizeof names, list, n);
+        free(list);
+        snprintf(create_message, sizeof create_message,
+                 "device selector '%s' (from %s) keeps %zu OpenCL device%s, so there is no "
+                 "device %zu; the devices are:%s",
+                 device, from, kept, kept == 1 ? "" : "s", k, n ? names : " none");
+        return LSTMCL_ERROR_DEVICE_NOT_FOUND;
+    }
+    snprintf(buf, size, "%u:%u", list[pick].platform_index, list[pick].device_index);
+    free(list);
+    return LSTMCL_SUCCESS;
+}
+
 lstmcl_status lstmcl_context_create(lstmcl_context **out, const char *device)
 {
     lstmcl_context *ctx;

@@ -67,6 +67,10 @@ int lstmcl__selector_parse(const char *text, lstmcl_selector *sel, char *err, si
 /* Applies sel to list[0..n): returns the index of the chosen device in list,
  * or -1 when nothing matches.  Zero fields: the first GPU, else the first. */
 long lstmcl__selector_match(const lstmcl_selector *sel, const lstmcl_device_desc *list, size_t n);
+/* The k-th (from 0) of the devices sel keeps, or -1; *count (if not NULL)
+ * receives how many it keeps.  Zero fields keep every GPU, else every device. */
+long lstmcl__selector_nth(const lstmcl_selector *sel, const lstmcl_device_desc *list, size_t n,
+                          size_t k, size_t *count);
 
 /* Every device of every platform, in platform order.  *list is malloc'd. */
 cl_int lstmcl__list_devices(lstmcl_device_desc **list, size_t *n);

@@ -117,25 +117,29 @@ int lstmcl__selector_parse(const char *text, lstmcl_selector *sel, char *err, si
     }
 }
 
-long lstmcl__selector_match(const lstmcl_selector *sel, const lstmcl_device_desc *list, size_t n)
+long lstmcl__selector_nth(const lstmcl_selector *sel, const lstmcl_device_desc *list, size_t n,
+                          size_t k, size_t *count)
 {
     unsigned char *keep;
     long chosen = -1;
-    size_t i;
+    size_t i, kept = 0;
     int fi;
 
+    if (count)
+        *count = 0;
     if (n == 0)
         return -1;
-    if (sel->nfields == 0) {
-        for (i = 0; i < n; i++)
-            if (list[i].type & CL_DEVICE_TYPE_GPU)
-                return (long)i;
-        return 0;
-    }
     keep = malloc(n);
     if (!keep)
         return -1;
     memset(keep, 1, n);
+    if (sel->nfields == 0) { /* every GPU, else every device */
+        int gpus = 0;
+        for (i = 0; i < n; i++)
+            gpus |= (list[i].type & CL_DEVICE_TYPE_GPU) != 0;
+        for (i = 0; gpus && i < n; i++)
+            keep[i] = (list[i].type & CL_DEVICE_TYPE_GPU) != 0;
+    }
     for (fi = 0; fi < sel->nfields; fi++) {
         const lstmcl_field *f = &sel->fields[fi];
         unsigned long seen = 0;
@@ -161,12 +165,20 @@ long lstmcl__selector_match(const lstmcl_selector *sel, const lstmcl_device_desc
     }
     for (i = 0; i < n; i++) {
         if (keep[i]) {
-            chosen = (long)i;
-            break;
+            if (kept == k)
+                chosen = (long)i;
+            kept++;
         }
     }
     free(keep);
+    if (count)
+        *count = kept;
     return chosen;
+}
+
+long lstmcl__selector_match(const lstmcl_selector *sel, const lstmcl_device_desc *list, size_t n)
+{
+    return lstmcl__selector_nth(sel, list, n, 0, NULL);
 }
 
 cl_int lstmcl__list_devices(lstmcl_device_desc **list_out, size_t *n_out)

@@ -140,6 +140,39 @@ START_TEST(match_fake_devices)
 }
 END_TEST
 
+/* The k-th device a selector keeps (one device per process). */
+static long nth(const char *text, size_t k, size_t *count)
+{
+    lstmcl_selector s = parse_ok(text);
+    return lstmcl__selector_nth(&s, fake, 3, k, count);
+}
+
+START_TEST(nth_fake_devices)
+{
+    size_t count = 99;
+    fake_setup();
+    ck_assert_int_eq(nth("", 0, &count), 1); /* default: every GPU */
+    ck_assert_uint_eq(count, 2);
+    ck_assert_int_eq(nth("", 1, &count), 2);
+    ck_assert_int_eq(nth("", 2, &count), -1);
+    ck_assert_uint_eq(count, 2);
+    ck_assert_int_eq(nth("gpu", 1, &count), 2);
+    ck_assert_int_eq(nth("cpu", 0, &count), 0);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_int_eq(nth("cpu", 1, &count), -1);
+    ck_assert_int_eq(nth("all", 2, &count), 2);
+    ck_assert_uint_eq(count, 3);
+    ck_assert_int_eq(nth("1:1", 0, &count), 2); /* an exact device keeps one */
+    ck_assert_uint_eq(count, 1);
+    ck_assert_int_eq(nth("nowhere", 0, &count), -1);
+    ck_assert_uint_eq(count, 0);
+    ck_assert_int_eq(nth("nvidia", 1, NULL), 2);
+    fake[1].type = fake[2].type = CL_DEVICE_TYPE_ACCELERATOR; /* no GPU: every device */
+    ck_assert_int_eq(nth("", 2, &count), 2);
+    ck_assert_uint_eq(count, 3);
+}
+END_TEST
+
 /* ------------------------------------------------------ real devices */
 
 static lstmcl_device_desc *real;
@@ -186,6 +219,47 @@ START_TEST(real_selectors)
 }
 END_TEST
 
+START_TEST(real_device_nth)
+{
+    char buf[24], sel[300];
+    size_t count = 0, k;
+    lstmcl_context *ctx = NULL;
+    lstmcl_status st;
+
+    need_devices();
+    /* "all" keeps every device, in lstmcl_devices' order */
+    for (k = 0; k < nreal; k++) {
+        st = lstmcl_device_nth("all", k, buf, sizeof buf, &count);
+        ck_assert_msg(st == LSTMCL_SUCCESS, "%s", lstmcl_last_create_message());
+        ck_assert_uint_eq(count, nreal);
+        snprintf(sel, sizeof sel, "%u:%u", real[k].platform_index, real[k].device_index);
+        ck_assert_str_eq(buf, sel);
+    }
+    /* what it names is what a context gets */
+    ck_assert_int_eq(lstmcl_device_nth("all", 0, buf, sizeof buf, NULL), LSTMCL_SUCCESS);
+    st = lstmcl_context_create(&ctx, buf);
+    ck_assert_msg(st == LSTMCL_SUCCESS, "%s", lstmcl_last_create_message());
+    ck_assert_ptr_nonnull(strstr(lstmcl_context_device_name(ctx), real[0].device_name));
+    lstmcl_context_destroy(ctx);
+    /* past the last one: an error that says how many there are */
+    ck_assert_int_eq(lstmcl_device_nth("all", nreal, buf, sizeof buf, &count),
+                     LSTMCL_ERROR_DEVICE_NOT_FOUND);
+    ck_assert_uint_eq(count, nreal);
+    ck_assert_str_eq(buf, "");
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "so there is no device"));
+    ck_assert_int_eq(lstmcl_device_nth("no-such-device-anywhere", 0, buf, sizeof buf, &count),
+                     LSTMCL_ERROR_DEVICE_NOT_FOUND);
+    ck_assert_uint_eq(count, 0);
+    ck_assert_int_eq(lstmcl_device_nth("a::b", 0, buf, sizeof buf, &count),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "empty field"));
+    ck_assert_int_eq(lstmcl_device_nth("all", 0, buf, 23, &count), LSTMCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lstmcl_device_nth("all", 0, NULL, 24, &count),
+                     LSTMCL_ERROR_INVALID_ARGUMENT);
+    free(real);
+}
+END_TEST
+
 START_TEST(environment_variable)
 {
     lstmcl_context *ctx = NULL;
@@ -198,6 +272,12 @@ START_TEST(environment_variable)
     st = lstmcl_context_create(&ctx, NULL);
     ck_assert_int_eq(st, LSTMCL_ERROR_DEVICE_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "LSTMCL_DEVICE"));
+    {
+        char buf[24];
+        ck_assert_int_eq(lstmcl_device_nth(NULL, 0, buf, sizeof buf, NULL),
+                         LSTMCL_ERROR_DEVICE_NOT_FOUND);
+        ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "LSTMCL_DEVICE"));
+    }
     /* an explicit selector wins over the variable */
     st = lstmcl_context_create(&ctx, "all");
     ck_assert_msg(st == LSTMCL_SUCCESS, "%s", lstmcl_last_create_message());
@@ -223,11 +303,13 @@ int main(void)
     tcase_add_test(tc, parse_fields);
     tcase_add_test(tc, parse_errors);
     tcase_add_test(tc, match_fake_devices);
+    tcase_add_test(tc, nth_fake_devices);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("devices");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, real_selectors);
+    tcase_add_test(tc, real_device_nth);
     tcase_add_test(tc, environment_variable);
     suite_add_tcase(s, tc);
     return tu_run(s);
