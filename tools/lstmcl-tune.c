@@ -451,9 +451,15 @@ int main(int argc, char **argv)
     /* x·Wx, dx and dWx each 2·NT·4H·D, dWh 2·NT·4H·H */
     flop = 2.0 * (double)s.N * s.T * 4.0 * s.H * (3.0 * s.D + s.H);
 
-    t_default = try_candidate(argv[0], device, &s, NULL, budget, why, sizeof why);
+    /* CLBlast's own parameters, the fallback, may take as long as the budget
+     * or 120 s, whichever is longer: on a cold kernel cache of a loaded
+     * machine their first compile alone can pass a short budget */
+    t_default = try_candidate(argv[0], device, &s, NULL, budget > 120 ? budget : 120, why,
+                              sizeof why);
     if (t_default > 0)
         fprintf(stderr, "  CLBlast's own parameters: %.1f GFLOP/s\n", flop / t_default * 1e-9);
+    else
+        fprintf(stderr, "  CLBlast's own parameters failed (%s)\n", why);
 
     /* the shipped set first, then random ones */
     for (i = 0; now() - start < budget; i++) {
