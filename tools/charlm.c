@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__GNUC__)
@@ -161,7 +162,19 @@ struct charlm {
     unsigned char vocab[256]; /* id -> byte */
     int id_of[256];           /* byte -> id, or -1 */
     float heldout_latest, heldout_best; /* bits per character, NaN: none */
+    size_t n;                           /* streams held here (cfg.rows, or all N) */
+    charlm_exchange_fn xfn;             /* data-parallel gradient exchange, or NULL */
+    void *xuser;
+    float *host_grads;
+    double x_seconds, x_copy_seconds;
 };
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void set_vocab(charlm *lm, const unsigned char *vocab, uint32_t V)
 {
@@ -241,6 +254,7 @@ void charlm_destroy(charlm *lm)
     free(lm->host_loss);
     free(lm->host_in);
     free(lm->host_out);
+    free(lm->host_grads);
     free(lm);
 }
 
@@ -264,15 +278,19 @@ static int model_alloc(charlm **out, lstmcl_context *ctx, const charlm_config *c
                        size_t errlen)
 {
     charlm *lm;
-    const size_t N = cfg->N, T = cfg->T, E = cfg->E, H = cfg->H, V = cfg->V;
+    const size_t N = cfg->rows ? cfg->rows : cfg->N; /* the streams held here */
+    const size_t T = cfg->T, E = cfg->E, H = cfg->H, V = cfg->V;
     const size_t state = (size_t)cfg->layers * N * H;
     int ok = 1, i;
     lstmcl_status st;
 
     *out = NULL;
-    if (!param_count(cfg) || N < 1 || N > 4096 || T < 1 || T > 4096)
+    if (!param_count(cfg) || cfg->N < 1 || cfg->N > 4096 || T < 1 || T > 4096)
         return FAIL("model sizes out of range (1-16 layers, sizes 1-8192, vocabulary 1-256, "
                     "batch and steps 1-4096)");
+    if ((uint64_t)cfg->row0 + cfg->rows > cfg->N)
+        return FAIL("streams %u..%u are not among the batch's %u", cfg->row0,
+                    cfg->row0 + cfg->rows - 1, cfg->N);
     if (!(cfg->lr > 0) || !isfinite(cfg->lr) || !(cfg->clip >= 0) || !isfinite(cfg->clip))
         return FAIL("learning rate and clipping bound must be finite, positive");
     if (!(cfg->dropout >= 0 && cfg->dropout < 1))
@@ -287,7 +305,10 @@ static int model_alloc(charlm **out, lstmcl_context *ctx, const charlm_config *c
     lm->q = lstmcl_context_queue(ctx);
     lm->cfg = *cfg;
     lm->heldout_latest = lm->heldout_best = NAN;
+    lm->n = N;
     st = lstmcl_stack_create(&lm->stack, ctx, cfg->layers, N, T, E, H);
+    if (st == LSTMCL_SUCCESS && N != cfg->N) /* the whole batch's dropout masks */
+        st = lstmcl_stack_set_dropout_rows(lm->stack, cfg->row0, cfg->N);
     if (st != LSTMCL_SUCCESS) {
         lst(ctx, st, err, errlen);
         charlm_destroy(lm);
@@ -318,7 +339,8 @@ static int model_alloc(charlm **out, lstmcl_context *ctx, const charlm_config *c
     lm->host_loss = malloc(N * T * sizeof(float));
     lm->host_in = malloc(N * T * sizeof(cl_int));
     lm->host_out = malloc(N * T * sizeof(cl_int));
-    if (!ok || !lm->host_loss || !lm->host_in || !lm->host_out) {
+    lm->host_grads = malloc(lm->P * sizeof(float));
+    if (!ok || !lm->host_loss || !lm->host_in || !lm->host_out || !lm->host_grads) {
         charlm_destroy(lm);
         return FAIL("cannot allocate the model's buffers");
     }
@@ -370,8 +392,8 @@ int charlm_create(charlm **out, lstmcl_context *ctx, const charlm_config *cfg,
     if (clEnqueueWriteBuffer(lm->q, lm->params, CL_TRUE, 0, lm->P * 4, p, 0, NULL, NULL) !=
             CL_SUCCESS ||
         zero(lm, lm->m, lm->P) || zero(lm, lm->v, lm->P) ||
-        zero(lm, lm->hs[0], (size_t)c.layers * c.N * c.H) ||
-        zero(lm, lm->cs[0], (size_t)c.layers * c.N * c.H)) {
+        zero(lm, lm->hs[0], (size_t)c.layers * lm->n * c.H) ||
+        zero(lm, lm->cs[0], (size_t)c.layers * lm->n * c.H)) {
         free(p);
         charlm_destroy(lm);
         return FAIL("cannot initialise the model on the device");
@@ -434,10 +456,56 @@ void charlm_heldout_scores(const charlm *lm, double *latest, double *best)
         *best = lm->heldout_best;
 }
 
+void charlm_set_exchange(charlm *lm, charlm_exchange_fn fn, void *user)
+{
+    lm->xfn = fn, lm->xuser = user;
+}
+
+double charlm_exchange_seconds(const charlm *lm, double *copies)
+{
+    if (copies)
+        *copies = lm->x_copy_seconds;
+    return lm->x_seconds;
+}
+
+int charlm_get_state(charlm *lm, float *h, float *c, char *err, size_t errlen)
+{
+    const size_t state = (size_t)lm->cfg.layers * lm->n * lm->cfg.H;
+    if (clEnqueueReadBuffer(lm->q, lm->hs[lm->cur], CL_TRUE, 0, state * 4, h, 0, NULL, NULL) !=
+            CL_SUCCESS ||
+        clEnqueueReadBuffer(lm->q, lm->cs[lm->cur], CL_TRUE, 0, state * 4, c, 0, NULL, NULL) !=
+            CL_SUCCESS)
+        return FAIL("cannot read the carried state from the device");
+    return 0;
+}
+
+int charlm_param_crc(charlm *lm, uint32_t *crc, char *err, size_t errlen)
+{
+    cl_mem all[3];
+    float *f = malloc(lm->P * 4 + 4);
+    uint32_t k = 0;
+    int i;
+    all[0] = lm->params, all[1] = lm->m, all[2] = lm->v;
+    if (!f)
+        return FAIL("out of memory");
+    for (i = 0; i < 3; i++) {
+        if (clEnqueueReadBuffer(lm->q, all[i], CL_TRUE, 0, lm->P * 4, f, 0, NULL, NULL) !=
+            CL_SUCCESS) {
+            free(f);
+            return FAIL("cannot read the parameters from the device");
+        }
+        k = charlm_crc32((const uint8_t *)f, lm->P * 4, k);
+    }
+    free(f);
+    *crc = k;
+    return 0;
+}
+
 int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *err, size_t errlen)
 {
     const charlm_config *k = &lm->cfg;
-    const size_t N = k->N, T = k->T, E = k->E, H = k->H, V = k->V, NT = N * T;
+    const size_t N = lm->n, T = k->T, E = k->E, H = k->H, V = k->V, NT = N * T;
+    const size_t all_NT = (size_t)k->N * T; /* the whole batch's, over all processes */
     const int cur = lm->cur, nxt = 1 - cur;
     lstmcl_context *ctx = lm->ctx;
     lstmcl_adam_settings adam;
@@ -451,10 +519,11 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     /* stream i reads the next chunk of its own segment (charlm_stream_chunk) */
     for (i = 0; i < N; i++) {
         size_t start;
-        if (charlm_stream_chunk(k, c->ntrain, lm->step, (uint32_t)i, &start, &epoch_start) != 0)
-            return FAIL("the training text (%zu characters) is too short for %zu streams of "
+        if (charlm_stream_chunk(k, c->ntrain, lm->step, k->row0 + (uint32_t)i, &start,
+                                &epoch_start) != 0)
+            return FAIL("the training text (%zu characters) is too short for %u streams of "
                         "%zu steps",
-                        c->ntrain, N, T);
+                        c->ntrain, k->N, T);
         for (t = 0; t < T; t++) {
             lm->host_in[i * T + t] = c->train[start + t];
             lm->host_out[i * T + t] = c->train[start + t + 1];
@@ -488,7 +557,7 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     TRY(lstmcl_linear_forward(ctx, NT, H, V, T_(lm->h, 0), T_(lm->params, lm->off_Wy),
                               T_(lm->params, lm->off_by), T_(lm->logits, 0)));
     TRY(lstmcl_softmax_cross_entropy(ctx, NT, V, T_(lm->logits, 0), T_(lm->tok_out, 0),
-                                     T_(lm->loss, 0), T_(lm->dlogits, 0), 1.0f / (float)NT));
+                                     T_(lm->loss, 0), T_(lm->dlogits, 0), 1.0f / (float)all_NT));
     TRY(lstmcl_linear_backward(ctx, NT, H, V, T_(lm->h, 0), T_(lm->params, lm->off_Wy),
                                T_(lm->dlogits, 0), T_(lm->dh, 0), T_(lm->grads, lm->off_Wy),
                                T_(lm->grads, lm->off_by), 0));
@@ -497,6 +566,25 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
                               T_(lm->grads, lm->off_stack), 0));
     TRY(lstmcl_embedding_backward(ctx, NT, E, V, T_(lm->tok_in, 0), T_(lm->dx, 0),
                                   T_(lm->grads, 0), 0));
+    if (lm->xfn) { /* data-parallel: the sums over all processes, through the host */
+        double t0 = seconds_now(), t1, t2;
+        if (clEnqueueReadBuffer(lm->q, lm->grads, CL_TRUE, 0, lm->P * 4, lm->host_grads, 0,
+                                NULL, NULL) != CL_SUCCESS ||
+            clEnqueueReadBuffer(lm->q, lm->loss, CL_TRUE, 0, NT * 4, lm->host_loss, 0, NULL,
+                                NULL) != CL_SUCCESS)
+            return FAIL("cannot read the gradient from the device");
+        for (i = 0; i < NT; i++)
+            sum += lm->host_loss[i];
+        t1 = seconds_now();
+        if (lm->xfn(lm->xuser, lm->host_grads, lm->P, &sum, err, errlen) != 0)
+            return -1;
+        t2 = seconds_now();
+        if (clEnqueueWriteBuffer(lm->q, lm->grads, CL_TRUE, 0, lm->P * 4, lm->host_grads, 0,
+                                 NULL, NULL) != CL_SUCCESS)
+            return FAIL("cannot write the summed gradient to the device");
+        lm->x_copy_seconds += (t1 - t0) + (seconds_now() - t2);
+        lm->x_seconds += seconds_now() - t0;
+    }
     /* clipping on the device: nothing is read back before Adam */
     TRY(lstmcl_clip_scale(ctx, lm->P, T_(lm->grads, 0), k->clip, T_(lm->clip, 0)));
     lstmcl_adam_default_settings(&adam);
@@ -504,12 +592,16 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     TRY(lstmcl_adam_step_scaled(ctx, lm->P, T_(lm->params, 0), T_(lm->grads, 0), T_(lm->m, 0),
                                 T_(lm->v, 0), &adam, (unsigned long)(lm->step + 1),
                                 T_(lm->clip, 0)));
-    if (clEnqueueReadBuffer(lm->q, lm->loss, CL_TRUE, 0, NT * 4, lm->host_loss, 0, NULL, NULL) !=
-        CL_SUCCESS)
-        return FAIL("cannot read the loss");
-    for (i = 0; i < NT; i++)
-        sum += lm->host_loss[i];
-    *loss = sum / (double)NT;
+    if (!lm->xfn) {
+        if (clEnqueueReadBuffer(lm->q, lm->loss, CL_TRUE, 0, NT * 4, lm->host_loss, 0, NULL,
+                                NULL) != CL_SUCCESS)
+            return FAIL("cannot read the loss");
+        for (i = 0; i < NT; i++)
+            sum += lm->host_loss[i];
+    } else if (clFinish(lm->q) != CL_SUCCESS) {
+        return FAIL("the update failed on the device");
+    }
+    *loss = sum / (double)all_NT;
     lm->cur = nxt;
     lm->step++;
     if (!isfinite(*loss))
@@ -984,8 +1076,14 @@ static int write_floats(charlm *lm, cl_mem m, size_t count, const uint8_t *p)
     return rc;
 }
 
-int charlm_save(const charlm *lm_, const charlm_corpus *corpus, const char *path, char *err,
+int charlm_save(const charlm *lm, const charlm_corpus *corpus, const char *path, char *err,
                 size_t errlen)
+{
+    return charlm_save_with_state(lm, corpus, path, NULL, NULL, err, errlen);
+}
+
+int charlm_save_with_state(const charlm *lm_, const charlm_corpus *corpus, const char *path,
+                           const float *hst, const float *cst, char *err, size_t errlen)
 {
     charlm *lm = (charlm *)lm_;
     const charlm_config *c = &lm->cfg;
@@ -996,6 +1094,11 @@ int charlm_save(const charlm *lm_, const charlm_corpus *corpus, const char *path
     FILE *f;
     int fd_ok;
 
+    if (!hst != !cst || (!hst && lm->n != c->N)) {
+        free(d);
+        return FAIL("this model holds %zu of the %u streams: give the carried state of all",
+                    lm->n, c->N);
+    }
     if (!d)
         return FAIL("out of memory for the checkpoint");
     memcpy(d, CK_MAGIC, 8);
@@ -1009,10 +1112,17 @@ int charlm_save(const charlm *lm_, const charlm_corpus *corpus, const char *path
     p = d + CK_HEADER + vocab_bytes(c->V);
     if (read_floats(lm, lm->params, lm->P, p) || read_floats(lm, lm->m, lm->P, p + 4 * lm->P) ||
         read_floats(lm, lm->v, lm->P, p + 8 * lm->P) ||
-        read_floats(lm, lm->hs[lm->cur], state, p + 12 * lm->P) ||
-        read_floats(lm, lm->cs[lm->cur], state, p + 12 * lm->P + 4 * state)) {
+        (!hst && (read_floats(lm, lm->hs[lm->cur], state, p + 12 * lm->P) ||
+                  read_floats(lm, lm->cs[lm->cur], state, p + 12 * lm->P + 4 * state)))) {
         free(d);
         return FAIL("cannot read the model from the device");
+    }
+    if (hst) {
+        size_t i;
+        for (i = 0; i < state; i++) {
+            putf(p + 12 * lm->P + 4 * i, hst[i]);
+            putf(p + 12 * lm->P + 4 * (state + i), cst[i]);
+        }
     }
     put32(d + size - 4, charlm_crc32(d, (size_t)size - 4, 0));
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
@@ -1039,6 +1149,33 @@ int charlm_save(const charlm *lm_, const charlm_corpus *corpus, const char *path
 int charlm_load(charlm **out, lstmcl_context *ctx, const char *path, unsigned char vocab[256],
                 uint32_t *V, uint32_t *corpus_crc, char *err, size_t errlen)
 {
+    return charlm_load_part(out, ctx, path, 0, 1, vocab, V, corpus_crc, err, errlen);
+}
+
+/* Rows row0..row0+n-1 of a saved (layers, N, H) state into the buffer m. */
+static int write_state_rows(charlm *lm, cl_mem m, const uint8_t *p, size_t N, size_t row0)
+{
+    const size_t L = lm->cfg.layers, n = lm->n, H = lm->cfg.H;
+    float *f = malloc(L * n * H * 4 + 4);
+    size_t l, i;
+    int rc;
+    if (!f)
+        return -1;
+    for (l = 0; l < L; l++)
+        for (i = 0; i < n * H; i++)
+            f[l * n * H + i] = getf(p + 4 * (l * N * H + row0 * H + i));
+    rc = clEnqueueWriteBuffer(lm->q, m, CL_TRUE, 0, L * n * H * 4, f, 0, NULL, NULL) == CL_SUCCESS
+             ? 0
+             : -1;
+    free(f);
+    return rc;
+}
+
+int charlm_load_part(charlm **out, lstmcl_context *ctx, const char *path, uint32_t part,
+                     uint32_t parts, unsigned char vocab[256], uint32_t *V, uint32_t *corpus_crc,
+                     char *err, size_t errlen)
+{
+    uint32_t row0 = 0, rows = 0;
     FILE *f = fopen(path, "rb");
     uint8_t *d = NULL;
     long len;
@@ -1070,9 +1207,18 @@ int charlm_load(charlm **out, lstmcl_context *ctx, const char *path, unsigned ch
         free(d);
         return FAIL("%s: %s", path, why);
     }
-    if (model_alloc(&lm, ctx, &c, err, errlen) != 0) {
+    if (parts > 1) {
+        if (c.N % parts != 0 || part >= parts) {
+            free(d);
+            return FAIL("%s: its batch of %u streams does not split into %u equal parts "
+                        "(processes)", path, c.N, parts);
+        }
+        rows = c.N / parts, row0 = part * rows;
+    }
+    c.row0 = row0, c.rows = rows;
+    if (model_alloc(&lm, ctx, &c, why, sizeof why) != 0) {
         free(d);
-        return -1;
+        return FAIL("%s: %s", path, why);
     }
     set_vocab(lm, d + CK_HEADER, c.V);
     lm->step = get64(d + 52);
@@ -1081,8 +1227,8 @@ int charlm_load(charlm **out, lstmcl_context *ctx, const char *path, unsigned ch
     p = d + CK_HEADER + vocab_bytes(c.V);
     if (write_floats(lm, lm->params, lm->P, p) || write_floats(lm, lm->m, lm->P, p + 4 * lm->P) ||
         write_floats(lm, lm->v, lm->P, p + 8 * lm->P) ||
-        write_floats(lm, lm->hs[0], state, p + 12 * lm->P) ||
-        write_floats(lm, lm->cs[0], state, p + 12 * lm->P + 4 * state)) {
+        write_state_rows(lm, lm->hs[0], p + 12 * lm->P, c.N, row0) ||
+        write_state_rows(lm, lm->cs[0], p + 12 * lm->P + 4 * state, c.N, row0)) {
         free(d);
         charlm_destroy(lm);
         return FAIL("cannot load the model onto the device");

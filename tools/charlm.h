@@ -29,6 +29,11 @@ typedef struct {
     uint32_t schedule;        /* CHARLM_LR_CONSTANT or CHARLM_LR_COSINE */
     uint64_t schedule_steps;  /* CHARLM_LR_COSINE: steps in which lr falls to lr/10 */
     uint32_t init;            /* CHARLM_INIT_TORCH or CHARLM_INIT_CLASSIC (not saved) */
+    /* Data-parallel training (not saved): this process trains streams
+     * row0..row0+rows-1 of the N; rows 0 means all N.  Where the streams
+     * read, the loss's scale 1/(N·T) and the dropout masks are those of the
+     * whole batch, so the processes' gradients add up to the whole's. */
+    uint32_t row0, rows;
 } charlm_config;
 
 /* The corpus, as token ids in [0, V), split into training and held-out. */
@@ -94,6 +99,24 @@ void charlm_heldout_scores(const charlm *lm, double *latest, double *best);
  * mean loss (nats per character).  0, or -1 with a message. */
 int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *err, size_t errlen);
 
+/* Data-parallel training.  When set, every training step calls fn between
+ * the backward and the update with this process's gradient (P floats,
+ * already scaled by 1/(N·T) of the whole batch) and the sum of its rows'
+ * losses (nats) on the host; fn must replace both with their sums over all
+ * processes, the same bits in every process, so that all apply the same
+ * update.  fn returns 0, or -1 with a message in err.  NULL: none. */
+typedef int (*charlm_exchange_fn)(void *user, float *grads, size_t P, double *loss_sum,
+                                  char *err, size_t errlen);
+void charlm_set_exchange(charlm *lm, charlm_exchange_fn fn, void *user);
+/* Seconds spent so far in the exchange: in all (copies between device and
+ * host, and fn), and in the copies alone (if copies is not NULL). */
+double charlm_exchange_seconds(const charlm *lm, double *copies);
+/* The streams' carried state of this process's rows, (layers, rows, H) each,
+ * copied to h and c.  0, or -1 with a message. */
+int charlm_get_state(charlm *lm, float *h, float *c, char *err, size_t errlen);
+/* A checksum of the parameters and of Adam's moments, to compare processes. */
+int charlm_param_crc(charlm *lm, uint32_t *crc, char *err, size_t errlen);
+
 /* Mean loss (nats/char) over up to max_chars of the held-out text, read as N
  * streams whose first chunk of T characters only warms up the state. */
 int charlm_heldout_loss(charlm *lm, const charlm_corpus *c, size_t max_chars, double *loss,
@@ -113,11 +136,23 @@ int charlm_generate(charlm *lm, const char *prime, size_t len, float temperature
  * file, then rename).  Load validates every field before using it. */
 int charlm_save(const charlm *lm, const charlm_corpus *c, const char *path, char *err,
                 size_t errlen);
+/* The same with the carried state of all N streams given, (layers, N, H)
+ * each, for a model that holds only some of the rows (gathered from all
+ * processes); NULL h and c: the model's own, which then holds all rows. */
+int charlm_save_with_state(const charlm *lm, const charlm_corpus *c, const char *path,
+                           const float *h, const float *cst, char *err, size_t errlen);
 /* Loads a model (with its optimiser state and carried state) on ctx; the
  * vocabulary goes to vocab and V.  corpus_crc, if not NULL, receives the
  * checksum of the corpus it was trained on. */
 int charlm_load(charlm **lm, lstmcl_context *ctx, const char *path, unsigned char vocab[256],
                 uint32_t *V, uint32_t *corpus_crc, char *err, size_t errlen);
+/* The same for part `part` of `parts` equal parts of the batch (parts 0 or
+ * 1: all of it): the streams part·N/parts.. get their rows of the saved
+ * carried state, so that a run saved with K processes resumes with any
+ * number that divides its batch. */
+int charlm_load_part(charlm **lm, lstmcl_context *ctx, const char *path, uint32_t part,
+                     uint32_t parts, unsigned char vocab[256], uint32_t *V, uint32_t *corpus_crc,
+                     char *err, size_t errlen);
 /* Parses a checkpoint held in memory without touching a device: 0 if it is
  * well-formed, else -1 with the reason (used by load and by the fuzzer). */
 int charlm_check_checkpoint(const uint8_t *data, size_t len, charlm_config *cfg, char *err,

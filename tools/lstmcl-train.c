@@ -4,6 +4,7 @@
  * correctly; --text FILE trains on any file. */
 #define _POSIX_C_SOURCE 200809L
 #include "charlm.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -47,7 +48,14 @@ static void usage(FILE *f)
         "                    (lstmcl-train-out)\n"
         "  --checkpoint FILE save the latest checkpoint here instead of DIR/checkpoint.lstmcl\n"
         "                    (the best one goes to FILE.best)\n"
-        "  --resume FILE     continue from a checkpoint (its model and settings)\n");
+        "  --resume FILE     continue from a checkpoint (its model and settings)\n"
+        "  --loss-log FILE   write every step's training loss to FILE (step,loss)\n"
+        "Under mpirun (-np K) it trains one model on K processes, each on its own\n"
+        "device: the batch's streams are split across them and the gradients summed\n"
+        "every step. --device (or LSTMCL_DEVICE) then picks the kind of device, and\n"
+        "the process with node-local rank r takes the r-th device of that kind (modulo\n"
+        "their number); a comma-separated list of selectors gives each node-local\n"
+        "rank its own.\n");
 }
 
 static int parse_u(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -161,15 +169,113 @@ static void clock_text(double s, char *out, size_t cap)
     snprintf(out, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* The device selector of this process: the whole selector when the run is
+ * one process; else entry (local rank mod entries) of a comma-separated
+ * list, or the (local rank mod count)-th device the selector keeps. */
+static int rank_device(const dist *d, const char *device, char *out, size_t cap, char *err,
+                       size_t errlen)
+{
+    const char *sel = device ? device : getenv("LSTMCL_DEVICE");
+    size_t count = 0;
+    lstmcl_status st;
+    if (d->size <= 1) {
+        snprintf(out, cap, "%s", sel ? sel : "");
+        return 0;
+    }
+    if (sel && strchr(sel, ',')) {
+        size_t entries = 1, k, want;
+        const char *p = sel, *e;
+        for (e = sel; *e; e++)
+            entries += *e == ',';
+        want = (size_t)d->local_rank % entries;
+        for (k = 0; k < want; k++)
+            p = strchr(p, ',') + 1;
+        e = strchr(p, ',');
+        snprintf(out, cap, "%.*s", (int)(e ? (size_t)(e - p) : strlen(p)), p);
+        return 0;
+    }
+    st = lstmcl_device_nth(sel ? sel : "", 0, out, cap, &count);
+    if (st == LSTMCL_SUCCESS && count > 1)
+        st = lstmcl_device_nth(sel ? sel : "", (size_t)d->local_rank % count, out, cap, &count);
+    if (st != LSTMCL_SUCCESS) {
+        snprintf(err, errlen, "%s: %s", lstmcl_status_string(st), lstmcl_last_create_message());
+        return -1;
+    }
+    return 0;
+}
+
+/* Every stream's carried state, (layers, N, H), gathered on process 0 into
+ * h and c from each process's (layers, N/K, H); h, c are read on process 0
+ * only.  0, or -1 with a message. */
+static int gather_state(dist *d, charlm *lm, float *mine_h, float *mine_c, size_t n, float *h,
+                        float *c, char *err, size_t errlen)
+{
+    const charlm_config *k = charlm_get_config(lm);
+    const size_t K = (size_t)d->size, per = (size_t)(k->N / (uint32_t)d->size) * k->H;
+    float *got = NULL;
+    size_t r, l;
+    int pass;
+    if (charlm_get_state(lm, mine_h, mine_c, err, errlen) != 0)
+        return -1;
+    if (d->rank == 0 && !(got = malloc(n * K * sizeof *got))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (pass = 0; pass < 2; pass++) {
+        float *out = pass ? c : h;
+        if (dist_gather_floats(d, pass ? mine_c : mine_h, n, got) != 0) {
+            free(got);
+            snprintf(err, errlen, "cannot gather the carried state");
+            return -1;
+        }
+        /* (process, layer, rows, H) to (layer, process, rows, H) */
+        for (r = 0; got && r < K; r++)
+            for (l = 0; l < k->layers; l++)
+                memcpy(out + (l * K + r) * per, got + (r * k->layers + l) * per,
+                       per * sizeof *out);
+    }
+    free(got);
+    return 0;
+}
+
+/* In several processes: the summed gradient and the parameters must stay
+ * the same everywhere; 0 if they do. */
+static int same_everywhere(dist *d, charlm *lm, int rank0, char *err, size_t errlen)
+{
+    uint32_t crc = 0, *all = NULL;
+    int i, ok = 1;
+    if (d->size <= 1)
+        return 0;
+    if (charlm_param_crc(lm, &crc, err, errlen) != 0)
+        return -1;
+    all = malloc((size_t)d->size * sizeof *all);
+    if (!all || dist_gather_bytes(d, &crc, sizeof crc, all) != 0) {
+        free(all);
+        snprintf(err, errlen, "cannot gather the parameters' checksums");
+        return -1;
+    }
+    if (rank0) {
+        for (i = 1; i < d->size; i++)
+            ok &= all[i] == all[0];
+        if (ok)
+            fprintf(stderr, "parameters and Adam's moments identical on all %d processes "
+                            "(crc32 %08x)\n", d->size, (unsigned)crc);
+        else
+            snprintf(err, errlen, "the parameters differ across processes");
+    }
+    free(all);
+    return ok ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     charlm_config cfg = {.layers = 2, .E = 32, .H = 128, .N = 32, .T = 32, .lr = 3e-3f,
                          .clip = 5.0f, .seed = 1};
     const char *text_path = NULL, *device = NULL, *out_dir = "lstmcl-train-out", *resume = NULL;
-    const char *checkpoint = NULL;
+    const char *checkpoint = NULL, *loss_log = NULL;
     unsigned long steps = 4000, eval_every = 250, u;
     double dv;
-    charlm_corpus corpus;
+    charlm_corpus corpus = {0};
     lstmcl_context *ctx = NULL;
     charlm *lm = NULL;
     char err[512], path_ck[4096], path_csv[4096], path_svg[4096];
@@ -182,18 +288,34 @@ int main(int argc, char **argv)
     uint32_t resume_crc = 0;
     int i, rc = 1, cosine = 0;
     const int live = isatty(2); /* a terminal: a live line; a log: a line per evaluation */
-    char path_best[4200];
+    char path_best[4200], selector[512];
     lstmcl_status st;
+    dist d;
+    int rank0;
+    FILE *losses = NULL;
+    float *state_h = NULL, *state_c = NULL, *all_h = NULL, *all_c = NULL;
+    size_t state_n = 0;
+    const char *fail_at = getenv("LSTMCL_TEST_FAIL_STEP"); /* "RANK:STEP", for the tests */
+
+    if (dist_init(&d, &argc, &argv, err, sizeof err) != 0) {
+        fprintf(stderr, "lstmcl-train: %s\n", err);
+        return 1;
+    }
+    rank0 = d.rank == 0;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
+            if (rank0)
+                usage(stdout);
+            dist_finalize(&d);
             return 0;
         }
         if (!v) {
-            usage(stderr);
+            if (rank0)
+                usage(stderr);
+            dist_finalize(&d);
             return 2;
         }
         if (!strcmp(a, "--text")) text_path = v;
@@ -201,6 +323,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--out")) out_dir = v;
         else if (!strcmp(a, "--resume")) resume = v;
         else if (!strcmp(a, "--checkpoint")) checkpoint = v;
+        else if (!strcmp(a, "--loss-log")) loss_log = v;
         else if (!strcmp(a, "--layers")) bad = parse_u(v, 1, 4, &u), cfg.layers = (uint32_t)u;
         else if (!strcmp(a, "--hidden")) bad = parse_u(v, 1, 4096, &u), cfg.H = (uint32_t)u;
         else if (!strcmp(a, "--embed")) bad = parse_u(v, 1, 4096, &u), cfg.E = (uint32_t)u;
@@ -221,29 +344,55 @@ int main(int argc, char **argv)
             bad = strcmp(v, "classic") != 0 && strcmp(v, "torch") != 0;
         }
         else {
-            usage(stderr);
+            if (rank0)
+                usage(stderr);
+            dist_finalize(&d);
             return 2;
         }
         if (bad) {
-            fprintf(stderr, "lstmcl-train: bad value for %s: '%s'\n", a, v);
+            if (rank0)
+                fprintf(stderr, "lstmcl-train: bad value for %s: '%s'\n", a, v);
+            dist_finalize(&d);
             return 2;
         }
         i++;
     }
 
-    st = lstmcl_context_create(&ctx, device);
-    if (st != LSTMCL_SUCCESS) {
-        fprintf(stderr, "lstmcl-train: %s: %s\n", lstmcl_status_string(st),
-                lstmcl_last_create_message());
+    if (d.size > 1 && !resume && cfg.N % (uint32_t)d.size != 0) {
+        if (rank0)
+            fprintf(stderr, "lstmcl-train: --batch %u does not split into %d processes: give a "
+                            "batch that %d divides\n", cfg.N, d.size, d.size);
+        dist_finalize(&d);
+        return 2;
+    }
+    /* every process opens its device; if any fails, all stop */
+    st = LSTMCL_SUCCESS;
+    if (rank_device(&d, device, selector, sizeof selector, err, sizeof err) != 0) {
+        st = LSTMCL_ERROR_DEVICE_NOT_FOUND;
+    } else {
+        st = lstmcl_context_create(&ctx, d.size > 1 || device ? selector : NULL);
+        if (st != LSTMCL_SUCCESS)
+            snprintf(err, sizeof err, "%s: %s", lstmcl_status_string(st),
+                     lstmcl_last_create_message());
+    }
+    if (st != LSTMCL_SUCCESS)
+        fprintf(stderr, "lstmcl-train: %s%s\n", d.size > 1 ? "process " : "", err);
+    if (!dist_all_ok(&d, st == LSTMCL_SUCCESS)) {
+        if (st == LSTMCL_SUCCESS && rank0)
+            fprintf(stderr, "lstmcl-train: a process could not open its device; stopping all\n");
+        lstmcl_context_destroy(ctx);
+        dist_finalize(&d);
         return 1;
     }
     if (resume) {
         uint32_t V = 0;
         unsigned char vocab[256];
-        if (charlm_load(&lm, ctx, resume, vocab, &V, &resume_crc, err, sizeof err) != 0) {
+        int ok = charlm_load_part(&lm, ctx, resume, (uint32_t)d.rank, (uint32_t)d.size, vocab,
+                                  &V, &resume_crc, err, sizeof err) == 0;
+        if (!ok && (rank0 || d.size == 1))
             fprintf(stderr, "lstmcl-train: %s\n", err);
+        if (!dist_all_ok(&d, ok))
             goto done;
-        }
         cfg = *charlm_get_config(lm);
     }
     if (text_path) {
@@ -273,16 +422,49 @@ int main(int argc, char **argv)
             goto done;
         }
     } else {
+        int ok;
         if (cosine)
             cfg.schedule = CHARLM_LR_COSINE, cfg.schedule_steps = steps;
-        if (charlm_create(&lm, ctx, &cfg, &corpus, err, sizeof err) != 0) {
+        if (d.size > 1)
+            cfg.rows = cfg.N / (uint32_t)d.size, cfg.row0 = (uint32_t)d.rank * cfg.rows;
+        ok = charlm_create(&lm, ctx, &cfg, &corpus, err, sizeof err) == 0;
+        if (!ok)
             fprintf(stderr, "lstmcl-train: %s\n", err);
+        if (!dist_all_ok(&d, ok))
+            goto done;
+    }
+    if (d.size > 1) {
+        const charlm_config *k = charlm_get_config(lm);
+        char *names = NULL, mine[1100];
+        int r;
+        charlm_set_exchange(lm, dist_sum_gradients, &d);
+        state_n = (size_t)k->layers * (k->N / (uint32_t)d.size) * k->H;
+        state_h = malloc(state_n * sizeof *state_h), state_c = malloc(state_n * sizeof *state_c);
+        if (rank0) {
+            all_h = malloc(state_n * (size_t)d.size * sizeof *all_h);
+            all_c = malloc(state_n * (size_t)d.size * sizeof *all_c);
+            names = malloc(sizeof mine * (size_t)d.size);
+        }
+        if (!dist_all_ok(&d, state_h && state_c && (!rank0 || (all_h && all_c && names)))) {
+            free(names);
+            fprintf(stderr, "lstmcl-train: out of memory\n");
             goto done;
         }
+        snprintf(mine, sizeof mine, "%s: %s (selector %s)", d.host,
+                 lstmcl_context_device_name(ctx), selector);
+        if (dist_gather_bytes(&d, mine, sizeof mine, names) != 0)
+            dist_abort(&d, 1);
+        if (rank0) {
+            fprintf(stderr, "lstmcl-train on %d processes, %u of the %u streams each:\n",
+                    d.size, k->N / (uint32_t)d.size, k->N);
+            for (r = 0; r < d.size; r++)
+                fprintf(stderr, "  process %d on %s\n", r, names + sizeof mine * (size_t)r);
+        }
+        free(names);
     }
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+    if (rank0 && mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "lstmcl-train: cannot create %s: %s\n", out_dir, strerror(errno));
-        goto done;
+        dist_abort(&d, 1);
     }
     if (checkpoint) {
         snprintf(path_ck, sizeof path_ck, "%s", checkpoint);
@@ -293,19 +475,28 @@ int main(int argc, char **argv)
     }
     snprintf(path_csv, sizeof path_csv, "%s/curve.csv", out_dir);
     snprintf(path_svg, sizeof path_svg, "%s/curve.svg", out_dir);
-    csv = fopen(path_csv, resume ? "a" : "w");
-    if (!csv) {
-        fprintf(stderr, "lstmcl-train: cannot write %s\n", path_csv);
-        goto done;
+    if (rank0) {
+        csv = fopen(path_csv, resume ? "a" : "w");
+        if (!csv) {
+            fprintf(stderr, "lstmcl-train: cannot write %s\n", path_csv);
+            dist_abort(&d, 1);
+        }
+        if (loss_log && !(losses = fopen(loss_log, resume ? "a" : "w"))) {
+            fprintf(stderr, "lstmcl-train: cannot write %s\n", loss_log);
+            dist_abort(&d, 1);
+        }
     }
-    if (!resume)
+    if (csv && !resume)
         fprintf(csv, "step,train_loss_nats,heldout_bits_per_char,heldout_answers_right,"
                      "elapsed_s\n");
     pts = calloc(steps / eval_every + 2, sizeof *pts);
     if (!pts)
-        goto done;
+        dist_abort(&d, 1);
+    if (!rank0) /* process 0 does the talking */
+        goto train;
 
-    fprintf(stderr, "lstmcl-train on %s\n", lstmcl_context_device_name(ctx));
+    if (d.size == 1)
+        fprintf(stderr, "lstmcl-train on %s\n", lstmcl_context_device_name(ctx));
     fprintf(stderr, "corpus: %s, %zu training and %zu held-out characters, vocabulary %u\n",
             text_path ? text_path : "generated additions", corpus.ntrain, corpus.nheldout,
             corpus.V);
@@ -319,6 +510,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "the additions corpus has %.2f bits of entropy per character: no model "
                         "can go below that\n", floor_bpc);
 
+train:
     t0 = now();
     first_step = (unsigned long)charlm_step(lm);
     while (charlm_step(lm) < steps) {
@@ -326,11 +518,33 @@ int main(int argc, char **argv)
         unsigned long s;
         int is_best = 0;
         char e1[32], e2[32];
+        if (fail_at && d.rank == atoi(fail_at) && strchr(fail_at, ':') &&
+            charlm_step(lm) + 1 == strtoul(strchr(fail_at, ':') + 1, NULL, 10)) {
+            fprintf(stderr, "\nlstmcl-train: process %d: injected failure at step %lu "
+                            "(LSTMCL_TEST_FAIL_STEP)\n", d.rank, (unsigned long)charlm_step(lm) + 1);
+            dist_abort(&d, 1);
+        }
         if (charlm_train_step(lm, &corpus, &loss, err, sizeof err) != 0) {
+            if (d.size > 1) {
+                fprintf(stderr, "\nlstmcl-train: process %d: %s; stopping all processes\n",
+                        d.rank, err);
+                dist_abort(&d, 1);
+            }
             fprintf(stderr, "\nlstmcl-train: %s\n", err);
             goto done;
         }
         s = (unsigned long)charlm_step(lm);
+        if (losses)
+            fprintf(losses, "%lu,%.9g\n", s, loss);
+        if (!rank0) { /* the others take part in the checkpoints' gathering */
+            if ((s % eval_every == 0 || s == steps) &&
+                gather_state(&d, lm, state_h, state_c, state_n, NULL, NULL, err, sizeof err) !=
+                    0) {
+                fprintf(stderr, "lstmcl-train: process %d: %s\n", d.rank, err);
+                dist_abort(&d, 1);
+            }
+            continue;
+        }
         interval_loss += loss, interval_n++;
         el = now() - t0;
         rate = (double)(s - first_step) * cfg.N * cfg.T / el;
@@ -343,6 +557,8 @@ int main(int argc, char **argv)
                 (corpus.additions &&
                  charlm_additions_accuracy(lm, &corpus, 500, 99, &acc, err, sizeof err) != 0)) {
                 fprintf(stderr, "\nlstmcl-train: evaluation: %s\n", err);
+                if (d.size > 1)
+                    dist_abort(&d, 1);
                 goto done;
             }
             p->step = s, p->loss = interval_loss / interval_n, p->heldout = hl / log(2.0);
@@ -359,9 +575,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, " (floor %.2f), answers right %5.1f%%", floor_bpc, 100 * acc);
             fprintf(stderr, "  %.0f chars/s  %s elapsed%s%s\n", rate, e1,
                     is_best ? ", best so far" : "", live ? "        " : "");
-            if (charlm_save(lm, &corpus, path_ck, err, sizeof err) != 0 ||
-                (is_best && charlm_save(lm, &corpus, path_best, err, sizeof err) != 0)) {
+            if (d.size > 1 && gather_state(&d, lm, state_h, state_c, state_n, all_h, all_c,
+                                           err, sizeof err) != 0) {
                 fprintf(stderr, "lstmcl-train: %s\n", err);
+                dist_abort(&d, 1);
+            }
+            if (charlm_save_with_state(lm, &corpus, path_ck, all_h, all_c, err, sizeof err) != 0 ||
+                (is_best &&
+                 charlm_save_with_state(lm, &corpus, path_best, all_h, all_c, err, sizeof err) !=
+                     0)) {
+                fprintf(stderr, "lstmcl-train: %s\n", err);
+                if (d.size > 1)
+                    dist_abort(&d, 1);
                 goto done;
             }
         } else if (live) {
@@ -374,6 +599,27 @@ int main(int argc, char **argv)
             fprintf(stderr, "\rstep %6lu/%lu  loss %.3f%s  %.0f chars/s  %s elapsed, %s left   ",
                     s, steps, loss, score, rate, e1, e2);
         }
+    }
+    if (d.size > 1) {
+        const double el = now() - t0;
+        double copies = 0, all = charlm_exchange_seconds(lm, &copies);
+        if (same_everywhere(&d, lm, rank0, err, sizeof err) != 0) {
+            fprintf(stderr, "lstmcl-train: process %d: %s\n", d.rank, err);
+            goto done;
+        }
+        if (rank0) {
+            const unsigned long n = (unsigned long)charlm_step(lm) - first_step;
+            const size_t P = charlm_param_count(lm);
+            fprintf(stderr, "gradient exchange (process 0): %.2f s of %.1f s (%.1f%%), %.2f ms a "
+                            "step: MPI %.2f s, device-host copies %.2f s; %zu parameters "
+                            "(%.2f MB) summed over %d processes; compute and the rest %.1f s\n",
+                    all, el, 100 * all / el, n ? 1e3 * all / (double)n : 0.0, d.seconds, copies,
+                    P, 4e-6 * (double)P, d.size, el - all);
+        }
+    }
+    if (!rank0) {
+        rc = 0;
+        goto done;
     }
     if (write_svg(path_svg, pts, npts, floor_bpc, corpus.additions) != 0)
         fprintf(stderr, "lstmcl-train: cannot write %s\n", path_svg);
@@ -404,9 +650,15 @@ int main(int argc, char **argv)
 done:
     if (csv)
         fclose(csv);
+    if (losses && fclose(losses) != 0 && rc == 0) {
+        fprintf(stderr, "lstmcl-train: cannot write %s\n", loss_log);
+        rc = 1;
+    }
     free(pts);
+    free(state_h), free(state_c), free(all_h), free(all_c);
     charlm_destroy(lm);
     charlm_corpus_free(&corpus);
     lstmcl_context_destroy(ctx);
+    dist_finalize(&d);
     return rc;
 }
