@@ -13,10 +13,11 @@ cd "$(dirname "$0")"
 job=${1:-train}
 [ $# -gt 0 ] && shift
 
-# what every job needs (OpenBLAS and oneDNN: the benchmark's host baselines); the
-# heavier checks add their own tools
+# what every job needs (OpenBLAS and oneDNN: the benchmark's host baselines; Open
+# MPI: lstmcl-train on several processes); the heavier checks add their own tools
 packages="gcc g++ python3 meson ninja-build pkg-config ocl-icd-opencl-dev opencl-c-headers
-          libclblast-dev pocl-opencl-icd check libopenblas-dev libdnnl-dev libjansson-dev"
+          libclblast-dev pocl-opencl-icd check libopenblas-dev libdnnl-dev libjansson-dev
+          libopenmpi-dev openmpi-bin"
 
 # install_missing [EXTRA-PACKAGE...]
 install_missing() {
