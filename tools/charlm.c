@@ -567,7 +567,10 @@ int charlm_train_step(charlm *lm, const charlm_corpus *c, double *loss, char *er
     TRY(lstmcl_embedding_backward(ctx, NT, E, V, T_(lm->tok_in, 0), T_(lm->dx, 0),
                                   T_(lm->grads, 0), 0));
     if (lm->xfn) { /* data-parallel: the sums over all processes, through the host */
-        double t0 = seconds_now(), t1, t2;
+        double t0, t1, t2;
+        if (clFinish(lm->q) != CL_SUCCESS) /* the backward's time is not the exchange's */
+            return FAIL("the backward failed on the device");
+        t0 = seconds_now();
         if (clEnqueueReadBuffer(lm->q, lm->grads, CL_TRUE, 0, lm->P * 4, lm->host_grads, 0,
                                 NULL, NULL) != CL_SUCCESS ||
             clEnqueueReadBuffer(lm->q, lm->loss, CL_TRUE, 0, NT * 4, lm->host_loss, 0, NULL,
