@@ -13,12 +13,14 @@
 #include <mpi.h>
 #endif
 
+#ifdef LSTMCL_HAVE_MPI
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+#endif
 
 /* The size an MPI launcher gave this process's run, or 0 when none did. */
 static long launched_size(void)
