@@ -612,9 +612,10 @@ train:
             const size_t P = charlm_param_count(lm);
             fprintf(stderr, "gradient exchange (process 0): %.2f s of %.1f s (%.1f%%), %.2f ms a "
                             "step: MPI %.2f s, device-host copies %.2f s; %zu parameters "
-                            "(%.2f MB) summed over %d processes; compute and the rest %.1f s\n",
+                            "(%.2f MB) summed over %d processes; compute and the rest %.1f s, "
+                            "%.2f ms a step\n",
                     all, el, 100 * all / el, n ? 1e3 * all / (double)n : 0.0, d.seconds, copies,
-                    P, 4e-6 * (double)P, d.size, el - all);
+                    P, 4e-6 * (double)P, d.size, el - all, n ? 1e3 * (el - all) / (double)n : 0.0);
         }
     }
     if (!rank0) {
