@@ -85,7 +85,10 @@ void dist_finalize(dist *d)
     free(d->recv);
     free(d->counts);
     free(d->displs);
-    d->recv = NULL, d->counts = d->displs = NULL;
+    free(d->rcounts);
+    free(d->rdispls);
+    free(d->losses);
+    d->recv = NULL, d->counts = d->displs = d->rcounts = d->rdispls = NULL, d->losses = NULL;
     d->mpi = 0;
 }
 
@@ -125,7 +128,6 @@ int dist_sum_gradients(void *user, float *g, size_t P, double *loss_sum, char *e
     {
         const int K = d->size, r = d->rank;
         const double t0 = now();
-        double *losses;
         size_t share, i;
         int k;
         if (P > (size_t)INT_MAX) {
@@ -134,10 +136,14 @@ int dist_sum_gradients(void *user, float *g, size_t P, double *loss_sum, char *e
         }
         /* rank k owns the slice [P·k/K, P·(k+1)/K) of the gradient */
         if (d->counts_P != P || !d->counts) {
-            free(d->counts), free(d->displs);
+            free(d->counts), free(d->displs), free(d->rcounts), free(d->rdispls), free(d->losses);
             d->counts = malloc((size_t)K * sizeof *d->counts);
             d->displs = malloc((size_t)K * sizeof *d->displs);
-            if (!d->counts || !d->displs) {
+            d->rcounts = malloc((size_t)K * sizeof *d->rcounts);
+            d->rdispls = malloc((size_t)K * sizeof *d->rdispls);
+            d->losses = malloc((size_t)K * sizeof *d->losses);
+            d->counts_P = 0;
+            if (!d->counts || !d->displs || !d->rcounts || !d->rdispls || !d->losses) {
                 snprintf(err, errlen, "out of memory");
                 return -1;
             }
@@ -145,6 +151,8 @@ int dist_sum_gradients(void *user, float *g, size_t P, double *loss_sum, char *e
                 const size_t lo = P * (size_t)k / (size_t)K, hi = P * (size_t)(k + 1) / (size_t)K;
                 d->displs[k] = (int)lo, d->counts[k] = (int)(hi - lo);
             }
+            for (k = 0; k < K; k++) /* this rank's share, from every rank, one after another */
+                d->rcounts[k] = d->counts[r], d->rdispls[k] = k * d->counts[r];
             d->counts_P = P;
         }
         share = (size_t)d->counts[r];
@@ -160,23 +168,10 @@ int dist_sum_gradients(void *user, float *g, size_t P, double *loss_sum, char *e
         }
         /* reduce-scatter: every rank sends each owner its slice, and the
          * owner adds the K copies in rank order */
-        {
-            int *rc = malloc((size_t)K * sizeof *rc), *rd = malloc((size_t)K * sizeof *rd);
-            int ok;
-            if (!rc || !rd) {
-                free(rc), free(rd);
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-            for (k = 0; k < K; k++)
-                rc[k] = (int)share, rd[k] = k * (int)share;
-            ok = MPI_Alltoallv(g, d->counts, d->displs, MPI_FLOAT, d->recv, rc, rd, MPI_FLOAT,
-                               MPI_COMM_WORLD) == MPI_SUCCESS;
-            free(rc), free(rd);
-            if (!ok) {
-                snprintf(err, errlen, "MPI_Alltoallv failed");
-                return -1;
-            }
+        if (MPI_Alltoallv(g, d->counts, d->displs, MPI_FLOAT, d->recv, d->rcounts, d->rdispls,
+                          MPI_FLOAT, MPI_COMM_WORLD) != MPI_SUCCESS) {
+            snprintf(err, errlen, "MPI_Alltoallv failed");
+            return -1;
         }
         for (i = 0; i < share; i++) {
             float s = d->recv[i];
@@ -190,17 +185,14 @@ int dist_sum_gradients(void *user, float *g, size_t P, double *loss_sum, char *e
             snprintf(err, errlen, "MPI_Allgatherv failed");
             return -1;
         }
-        losses = malloc((size_t)K * sizeof *losses);
-        if (!losses || MPI_Allgather(loss_sum, 1, MPI_DOUBLE, losses, 1, MPI_DOUBLE,
-                                     MPI_COMM_WORLD) != MPI_SUCCESS) {
-            free(losses);
+        if (MPI_Allgather(loss_sum, 1, MPI_DOUBLE, d->losses, 1, MPI_DOUBLE, MPI_COMM_WORLD) !=
+            MPI_SUCCESS) {
             snprintf(err, errlen, "MPI_Allgather of the losses failed");
             return -1;
         }
         *loss_sum = 0;
         for (k = 0; k < K; k++)
-            *loss_sum += losses[k];
-        free(losses);
+            *loss_sum += d->losses[k];
         d->seconds += now() - t0;
         d->exchanges++;
         return 0;

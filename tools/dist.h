@@ -18,7 +18,9 @@ typedef struct {
     unsigned long exchanges;
     float *recv;                /* size × this rank's share of the gradient */
     size_t recv_cap;
-    int *counts, *displs;       /* per rank, for the share and its offset */
+    int *counts, *displs;       /* per rank: its share of the gradient, and where it starts */
+    int *rcounts, *rdispls;     /* per rank: what this rank receives of its share */
+    double *losses;             /* per rank: its loss sum */
     size_t counts_P;            /* the P that counts and displs were made for */
 } dist;
 
