@@ -377,6 +377,17 @@ static void describe_devices(char *out, size_t cap, const lstmcl_device_desc *li
     }
 }
 
+/* The selector a NULL device argument stands for ($LSTMCL_DEVICE, else ""),
+ * and where it came from, for messages. */
+static const char *selector_text(const char *device, const char **from)
+{
+    if (device)
+        return device;
+    *from = "LSTMCL_DEVICE";
+    device = getenv("LSTMCL_DEVICE");
+    return device ? device : "";
+}
+
 lstmcl_status lstmcl_device_nth(const char *device, size_t k, char *buf, size_t size,
                                size_t *count)
 {
@@ -397,12 +408,7 @@ lstmcl_status lstmcl_device_nth(const char *device, size_t k, char *buf, size_t 
         return LSTMCL_ERROR_INVALID_ARGUMENT;
     }
     buf[0] = '\0';
-    if (!device) {
-        device = getenv("LSTMCL_DEVICE");
-        from = "LSTMCL_DEVICE";
-        if (!device)
-            device = "";
-    }
+    device = selector_text(device, &from);
     if (lstmcl__selector_parse(device, &sel, err_text, sizeof err_text) != 0) {
         snprintf(create_message, sizeof create_message, "bad device selector in %s: %s", from,
                  err_text);
@@ -456,12 +462,7 @@ lstmcl_status lstmcl_context_create(lstmcl_context **out, const char *device)
     if (!ctx)
         return create_failed(NULL, LSTMCL_ERROR_OUT_OF_HOST_MEMORY);
 
-    if (!device) {
-        device = getenv("LSTMCL_DEVICE");
-        from = "LSTMCL_DEVICE";
-        if (!device)
-            device = "";
-    }
+    device = selector_text(device, &from);
     if (lstmcl__selector_parse(device, &sel, err_text, sizeof err_text) != 0)
         return create_failed(ctx, lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
                                                "bad device selector in %s: %s", from, err_text));
