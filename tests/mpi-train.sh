@@ -152,4 +152,14 @@ timeout 300 $mpirun -np 2 "$train" $model --steps 5 --device "all:0,no-such-devi
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat "$dir/dev.err"; fail "a missing device: status $rc"; }
 grep -q "matches no OpenCL device" "$dir/dev.err" && grep -q "stopping all" "$dir/dev.err" ||
     { cat "$dir/dev.err"; fail "no message about the missing device"; }
+# a text that one process cannot read (missing on its machine): all stop
+printf 'some text, long enough to make a corpus of a few streams. %.0s' $(seq 40) > "$dir/t.txt"
+rc=0
+# shellcheck disable=SC2016,SC2086
+timeout 300 $mpirun -np 2 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then t=$1/absent.txt
+    else t=$1/t.txt; fi; shift; exec "$@" --text "$t"' sh "$dir" "$train" $model --steps 5 \
+    --out "$dir/text" 2> "$dir/text.err" || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat "$dir/text.err"; fail "a missing text: status $rc"; }
+grep -q "process 1: cannot read .*absent.txt" "$dir/text.err" ||
+    { cat "$dir/text.err"; fail "no message about the missing text"; }
 echo "mpi-train: 2 and 4 processes train as one, repeat bitwise, resume with 1 and 4; failures end the run"

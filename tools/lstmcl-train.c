@@ -288,7 +288,7 @@ int main(int argc, char **argv)
     uint32_t resume_crc = 0;
     int i, rc = 1, cosine = 0;
     const int live = isatty(2); /* a terminal: a live line; a log: a line per evaluation */
-    char path_best[4200], selector[512];
+    char path_best[4200], selector[512], why[256];
     lstmcl_status st;
     dist d;
     int rank0;
@@ -395,33 +395,40 @@ int main(int argc, char **argv)
             goto done;
         cfg = *charlm_get_config(lm);
     }
-    if (text_path) {
-        size_t len = 0;
-        uint8_t *text = read_file(text_path, &len);
-        if (!text) {
-            fprintf(stderr, "lstmcl-train: cannot read %s: %s\n", text_path, strerror(errno));
-            goto done;
-        }
-        if (charlm_corpus_from_text(&corpus, text, len, err, sizeof err) != 0) {
-            fprintf(stderr, "lstmcl-train: %s: %s\n", text_path, err);
+    {
+        /* every process reads the corpus (a file may be missing on one machine
+         * only); if any cannot, all stop */
+        int ok = 1;
+        if (text_path) {
+            size_t len = 0;
+            uint8_t *text = read_file(text_path, &len);
+            if (!text) {
+                snprintf(err, sizeof err, "cannot read %s: %s", text_path, strerror(errno));
+                ok = 0;
+            } else if (charlm_corpus_from_text(&corpus, text, len, why, sizeof why) != 0) {
+                snprintf(err, sizeof err, "%s: %s", text_path, why);
+                ok = 0;
+            }
             free(text);
-            goto done;
+        } else if (charlm_corpus_additions(&corpus, cfg.seed, 20000) != 0) {
+            snprintf(err, sizeof err, "out of memory");
+            ok = 0;
+        } else {
+            floor_bpc = charlm_additions_entropy();
         }
-        free(text);
-    } else {
-        if (charlm_corpus_additions(&corpus, cfg.seed, 20000) != 0) {
-            fprintf(stderr, "lstmcl-train: out of memory\n");
-            goto done;
+        if (ok && resume && (charlm_get_config(lm)->V != corpus.V || resume_crc != corpus.crc)) {
+            snprintf(err, sizeof err, "%s was trained on another corpus (give the same --text, "
+                                      "or none for the generated one)", resume);
+            ok = 0;
         }
-        floor_bpc = charlm_additions_entropy();
+        if (!ok && d.size > 1)
+            fprintf(stderr, "lstmcl-train: process %d: %s\n", d.rank, err);
+        else if (!ok)
+            fprintf(stderr, "lstmcl-train: %s\n", err);
+        if (!dist_all_ok(&d, ok))
+            goto done;
     }
-    if (resume) {
-        if (charlm_get_config(lm)->V != corpus.V || resume_crc != corpus.crc) {
-            fprintf(stderr, "lstmcl-train: %s was trained on another corpus (give the same "
-                            "--text, or none for the generated one)\n", resume);
-            goto done;
-        }
-    } else {
+    if (!resume) {
         int ok;
         if (cosine)
             cfg.schedule = CHARLM_LR_COSINE, cfg.schedule_steps = steps;
