@@ -157,10 +157,19 @@ LSTMCL_API const char *lstmcl_context_tuning(const lstmcl_context *ctx);
  * hidden units, shaped for GPUs); see LSTMCL_RECURRENT.  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_recurrent_path(const lstmcl_context *ctx);
 
+/* Where the context's matrix products run: "clblast" (CLBlast's kernels on
+ * the device) or "onednn" (oneDNN's sgemm on the host, on the device's
+ * buffers mapped without a copy: CPU devices whose memory is the host's, in
+ * a build with oneDNN; buffers the host may not map still go to CLBlast).
+ * Chosen by LSTMCL_GEMM=clblast|onednn|auto, else by the tuning file's
+ * `gemm` line (lstmcl-tune measures both), else oneDNN where it can run.
+ * NULL ctx: "". */
+LSTMCL_API const char *lstmcl_context_gemm(const lstmcl_context *ctx);
+
 /* What a context has enqueued, for benchmarks and tests. */
 typedef struct lstmcl_counters {
     unsigned long long kernels;       /* launches of lstmcl's own kernels */
-    unsigned long long gemms;         /* CLBlast GEMM calls */
+    unsigned long long gemms;         /* GEMM calls (CLBlast's or oneDNN's) */
     unsigned long long gemms_copying; /* of those, calls where CLBlast first pads or copies a
                                          matrix (its extra launches are not counted) */
 } lstmcl_counters;

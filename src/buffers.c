@@ -1,4 +1,5 @@
-/* Device buffers reused across calls, and the CLBlast GEMM wrapper. */
+/* Device buffers reused across calls, and the GEMM wrapper (CLBlast, or
+ * oneDNN on the host: hostgemm.c). */
 #include "internal.h"
 
 #include <clblast_c.h>
@@ -69,9 +70,10 @@ void lstmcl__buffer_put(lstmcl_context *ctx, cl_mem mem, size_t bytes)
     ctx->npool++;
 }
 
-lstmcl_status lstmcl__gemm_temp(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
-                                size_t m, size_t n, size_t k, size_t a_off, size_t lda,
-                                size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes)
+static lstmcl_status clblast_temp(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
+                                  size_t m, size_t n, size_t k, size_t a_off, size_t lda,
+                                  size_t b_off, size_t ldb, size_t c_off, size_t ldc,
+                                  size_t *bytes)
 {
     CLBlastStatusCode s = CLBlastSGemmTempBufferSize(
         col_major ? CLBlastLayoutColMajor : CLBlastLayoutRowMajor,
@@ -82,6 +84,18 @@ lstmcl_status lstmcl__gemm_temp(lstmcl_context *ctx, int col_major, int trans_a,
         return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
                             "CLBlastSGemmTempBufferSize(%zux%zux%zu) failed: %d", m, n, k, (int)s);
     return LSTMCL_SUCCESS;
+}
+
+lstmcl_status lstmcl__gemm_temp(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
+                                size_t m, size_t n, size_t k, size_t a_off, size_t lda,
+                                size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes)
+{
+    if (ctx->gemm == LSTMCL_GEMM_ONEDNN) {
+        *bytes = 0; /* oneDNN reads the operands where they are */
+        return LSTMCL_SUCCESS;
+    }
+    return clblast_temp(ctx, col_major, trans_a, trans_b, m, n, k, a_off, lda, b_off, ldb, c_off,
+                        ldc, bytes);
 }
 
 lstmcl_status lstmcl__gemm_ex(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
@@ -100,9 +114,16 @@ lstmcl_status lstmcl__gemm_ex(lstmcl_context *ctx, int col_major, int trans_a, i
         return LSTMCL_SUCCESS; /* CLBlast rejects empty products */
     if (lstmcl__inject())
         return lstmcl__fail(ctx, LSTMCL_ERROR_CLBLAST,
-                            "CLBlastSgemm(%zux%zux%zu) failed: injected fault", m, n, k);
-    st = lstmcl__gemm_temp(ctx, col_major, trans_a, trans_b, m, n, k, a_off, lda, b_off, ldb,
-                           c_off, ldc, &temp_bytes);
+                            "GEMM(%zux%zux%zu) failed: injected fault", m, n, k);
+    if (ctx->gemm == LSTMCL_GEMM_ONEDNN) {
+        int done = 0;
+        st = lstmcl__gemm_host(ctx, col_major, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b,
+                               b_off, ldb, beta, c, c_off, ldc, &done);
+        if (st != LSTMCL_SUCCESS || done)
+            return st;
+    }
+    st = clblast_temp(ctx, col_major, trans_a, trans_b, m, n, k, a_off, lda, b_off, ldb, c_off,
+                      ldc, &temp_bytes);
     if (st != LSTMCL_SUCCESS)
         return st;
     /* CLBlast would allocate its scratch on every call; keep one that grows. */

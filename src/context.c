@@ -187,6 +187,11 @@ const char *lstmcl_context_recurrent_path(const lstmcl_context *ctx)
     return ctx ? lstmcl__path_name(ctx->path) : "";
 }
 
+const char *lstmcl_context_gemm(const lstmcl_context *ctx)
+{
+    return ctx ? lstmcl__gemm_name(ctx->gemm) : "";
+}
+
 void lstmcl_context_counters(lstmcl_context *ctx, lstmcl_counters *out, int reset)
 {
     if (out) {
@@ -220,6 +225,43 @@ static lstmcl_status choose_path(lstmcl_context *ctx)
     }
     ctx->path = ctx->cpu ? LSTMCL_PATH_FUSED : LSTMCL_PATH_TILED;
     return LSTMCL_SUCCESS;
+}
+
+/* Where the GEMMs run: LSTMCL_GEMM=clblast|onednn, else what the tuning
+ * file says was measured fastest (applied later), else oneDNN's sgemm on the
+ * host where it can run (a CPU device whose memory is the host's, in a
+ * build with oneDNN), CLBlast elsewhere. */
+static lstmcl_status choose_gemm(lstmcl_context *ctx)
+{
+    const char *v = getenv("LSTMCL_GEMM");
+    const char *why = lstmcl__gemm_unavailable(ctx);
+    ctx->gemm = why ? LSTMCL_GEMM_CLBLAST : LSTMCL_GEMM_ONEDNN;
+    if (!v || !*v || strcmp(v, "auto") == 0)
+        return LSTMCL_SUCCESS;
+    ctx->gemm_forced = 1;
+    if (strcmp(v, "clblast") == 0) {
+        ctx->gemm = LSTMCL_GEMM_CLBLAST;
+    } else if (strcmp(v, "onednn") == 0) {
+        if (why)
+            return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                                "LSTMCL_GEMM=onednn, but %s", why);
+        ctx->gemm = LSTMCL_GEMM_ONEDNN;
+    } else {
+        return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
+                            "LSTMCL_GEMM='%s': use clblast, onednn or auto", v);
+    }
+    return LSTMCL_SUCCESS;
+}
+
+const char *lstmcl__gemm_unavailable(const lstmcl_context *ctx)
+{
+    if (!lstmcl__onednn_built())
+        return "this lstmcl was built without oneDNN (libdnnl-dev)";
+    if (!ctx->cpu)
+        return "oneDNN's sgemm runs on the host, and the device is not a CPU";
+    if (!ctx->host_unified)
+        return "the device's memory is not the host's (CL_DEVICE_HOST_UNIFIED_MEMORY)";
+    return NULL;
 }
 
 /* LSTMCL_TEST_DEVICE_LIMITS, for tests only: makes the device look like a
@@ -289,6 +331,12 @@ static lstmcl_status device_limits(lstmcl_context *ctx)
     if (err != CL_SUCCESS)
         return lstmcl__fail_cl(ctx, err, "clGetDeviceInfo(limits)");
     ctx->cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    {
+        cl_bool unified = CL_FALSE;
+        if (clGetDeviceInfo(ctx->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
+                            NULL) == CL_SUCCESS)
+            ctx->host_unified = unified == CL_TRUE;
+    }
     ctx->max_items0 = items[0] ? items[0] : 1;
     /* CUDA-based drivers allow 65535 work-groups along dimensions 1 and 2,
      * and OpenCL cannot tell: every device gets that cap */
@@ -336,6 +384,9 @@ static lstmcl_status context_init(lstmcl_context *ctx)
     if (st != LSTMCL_SUCCESS)
         return st;
     st = choose_path(ctx);
+    if (st != LSTMCL_SUCCESS)
+        return st;
+    st = choose_gemm(ctx);
     if (st != LSTMCL_SUCCESS)
         return st;
     st = lstmcl__tuning_apply(ctx);

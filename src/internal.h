@@ -156,6 +156,7 @@ typedef struct {
 typedef struct {
     char device[520];
     int recurrent;  /* the per-step path measured best: 0 not said, else an lstmcl_path */
+    int gemm;       /* the GEMM backend measured best: 0 not said, else an lstmcl_gemm_backend */
     int nkernels;
     lstmcl_tuning_kernel kernels[LSTMCL_TUNE_KERNELS_MAX];
 } lstmcl_tuning;
@@ -190,6 +191,24 @@ typedef enum {
 
 const char *lstmcl__path_name(lstmcl_path path);
 
+/* Where the matrix products run (src/hostgemm.c). */
+typedef enum {
+    LSTMCL_GEMM_CLBLAST = 1, /* CLBlast's kernels on the device */
+    LSTMCL_GEMM_ONEDNN = 2   /* oneDNN's sgemm on the host, on the mapped buffers: CPU
+                                devices whose memory is the host's */
+} lstmcl_gemm_backend;
+
+const char *lstmcl__gemm_name(lstmcl_gemm_backend g);
+int lstmcl__onednn_built(void);
+/* Why the context's GEMMs cannot run on oneDNN; NULL when they can. */
+const char *lstmcl__gemm_unavailable(const lstmcl_context *ctx); /* nonzero: built with oneDNN (LSTMCL_HAVE_ONEDNN) */
+/* The product on the host when every buffer may be mapped as it needs:
+ * *done = 1 then; *done = 0 (and success) leaves it to CLBlast. */
+lstmcl_status lstmcl__gemm_host(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
+                                size_t m, size_t n, size_t k, float alpha, cl_mem a,
+                                size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
+                                float beta, cl_mem c, size_t c_off, size_t ldc, int *done);
+
 struct lstmcl_context {
     cl_platform_id platform;
     cl_device_id device;
@@ -200,6 +219,9 @@ struct lstmcl_context {
     size_t kernel_wg[LSTMCL_K_COUNT]; /* largest work-group per kernel, within the limits */
     lstmcl_path path;           /* the per-step path */
     int path_forced;            /* LSTMCL_RECURRENT chose the path */
+    lstmcl_gemm_backend gemm;   /* where the GEMMs run */
+    int gemm_forced;            /* LSTMCL_GEMM chose it */
+    int host_unified;           /* CL_DEVICE_HOST_UNIFIED_MEMORY */
     int cpu;                    /* the device is a CPU (not under LSTMCL_TEST_DEVICE_LIMITS=gpu) */
     size_t max_groups;          /* work-groups allowed along dimensions 1 and 2 */
     size_t limit_wg;            /* work-group cap from LSTMCL_TEST_DEVICE_LIMITS (0: none) */
@@ -261,12 +283,14 @@ void lstmcl__buffer_put(lstmcl_context *ctx, cl_mem mem, size_t bytes);
 
 /* C = alpha·op(A)·op(B) + beta·C, column-major when col_major is set (else
  * row-major), offsets and leading dimensions in elements; skips empty
- * products; counts the call, and whether CLBlast pads or copies for it. */
+ * products; counts the call, and whether CLBlast pads or copies for it.
+ * Runs on ctx->gemm's backend (CLBlast for buffers the host may not map). */
 lstmcl_status lstmcl__gemm_ex(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
                               size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
                               size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
                               size_t c_off, size_t ldc);
-/* The scratch CLBlast needs for such a GEMM: 0 when it runs in place. */
+/* The scratch CLBlast needs for such a GEMM: 0 when it runs in place, or
+ * when the context's GEMMs run on the host. */
 lstmcl_status lstmcl__gemm_temp(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
                                 size_t m, size_t n, size_t k, size_t a_off, size_t lda,
                                 size_t b_off, size_t ldb, size_t c_off, size_t ldc, size_t *bytes);

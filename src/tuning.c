@@ -7,6 +7,8 @@
  *                                        shell pattern (fnmatch: *, ?, [...])
  *   kernel KERNEL NAME=VALUE ...         CLBlast kernel and its parameters
  *   recurrent fused|gemm|tiled           the per-step path measured fastest
+ *   gemm clblast|onednn                  where the GEMMs ran fastest: CLBlast, or
+ *                                        oneDNN's sgemm on the host (CPU devices)
  * Files are parsed as untrusted input: every limit is checked, and anything
  * unexpected rejects the whole file.
  *
@@ -130,6 +132,21 @@ int lstmcl__tuning_parse(const char *text, size_t len, lstmcl_tuning *out, char 
             }
             if (word(&p, &w) != 0) {
                 snprintf(err, errlen, "line %zu: one word after 'recurrent'", lineno);
+                return -1;
+            }
+        } else if (wl == 4 && !strncmp(w, "gemm", 4)) {
+            wl = word(&p, &w);
+            if (wl == 7 && !strncmp(w, "clblast", 7))
+                out->gemm = LSTMCL_GEMM_CLBLAST;
+            else if (wl == 6 && !strncmp(w, "onednn", 6))
+                out->gemm = LSTMCL_GEMM_ONEDNN;
+            else {
+                snprintf(err, errlen, "line %zu: 'gemm clblast' or 'gemm onednn' expected",
+                         lineno);
+                return -1;
+            }
+            if (word(&p, &w) != 0) {
+                snprintf(err, errlen, "line %zu: one word after 'gemm'", lineno);
                 return -1;
             }
         } else if (wl == 6 && !strncmp(w, "kernel", 6)) {
@@ -420,6 +437,11 @@ static lstmcl_status apply(lstmcl_context *ctx, const lstmcl_tuning *t, const ch
                                 origin, ctx->device_name);
         ctx->path = (lstmcl_path)t->recurrent;
     }
+    /* a file made where oneDNN ran may meet a build or device without it:
+     * CLBlast then, as lstmcl_context_gemm tells */
+    if (t->gemm && !ctx->gemm_forced &&
+        (t->gemm == LSTMCL_GEMM_CLBLAST || !lstmcl__gemm_unavailable(ctx)))
+        ctx->gemm = (lstmcl_gemm_backend)t->gemm;
     return hold(ctx, t, origin);
 }
 

@@ -409,16 +409,17 @@ static void per_step_launches(lstmcl_context *ctx, const shape *s)
     const size_t T = s->T > 1 ? s->T - 1 : 1;
     count_pass(ctx, s->N, T, s->D, s->H, &f1, &b1);
     count_pass(ctx, s->N, T + 1, s->D, s->H, &f2, &b2);
-    printf("launches per step (%s path): forward %llu lstmcl kernel%s + %llu CLBlast GEMM%s "
+    printf("launches per step (%s path): forward %llu lstmcl kernel%s + %llu %s GEMM%s "
            "(%llu padding or copying); backward %llu + %llu (%llu padding or copying)\n",
            lstmcl_context_recurrent_path(ctx), f2.kernels - f1.kernels,
            f2.kernels - f1.kernels == 1 ? "" : "s", f2.gemms - f1.gemms,
+           strcmp(lstmcl_context_gemm(ctx), "onednn") ? "CLBlast" : "oneDNN",
            f2.gemms - f1.gemms == 1 ? "" : "s", f2.gemms_copying - f1.gemms_copying,
            b2.kernels - b1.kernels, b2.gemms - b1.gemms, b2.gemms_copying - b1.gemms_copying);
 }
 
 /* Where a training step's time goes at one shape: the big GEMMs timed alone
- * through lstmcl's linear layer (the same CLBlast calls the passes make),
+ * through lstmcl's linear layer (the same GEMM calls the passes make),
  * and the per-step work as what is left of each pass. */
 static void breakdown(lstmcl_context *ctx, const shape *s, const timing *tm, const result *r)
 {
@@ -911,11 +912,12 @@ int main(int argc, char **argv)
         uname(&u);
         if (fmt == OUT_JSON) {
             printf("{\n  \"date\": \"%s\",\n  \"device\": \"%s\",\n  \"driver\": \"%s\",\n"
-                   "  \"recurrent_path\": \"%s\",\n"
+                   "  \"recurrent_path\": \"%s\",\n  \"gemm\": \"%s\",\n"
                    "  \"host_cpu\": \"%s\",\n  \"host_cores\": %ld,\n  \"openblas\": \"%s\",\n"
                    "  \"repeat\": %d,\n  \"warmup\": %d,\n",
                    when, lstmcl_context_device_name(ctx), drv,
-                   lstmcl_context_recurrent_path(ctx), cpu, sysconf(_SC_NPROCESSORS_ONLN),
+                   lstmcl_context_recurrent_path(ctx), lstmcl_context_gemm(ctx), cpu,
+                   sysconf(_SC_NPROCESSORS_ONLN),
                    openblas_get_config(), tm.repeat, tm.warmup);
             if (fc_ok)
                 printf("  \"first_call\": {\"N\": %zu, \"T\": %zu, \"D\": %zu, \"H\": %zu, "
@@ -934,8 +936,12 @@ int main(int argc, char **argv)
             printf("lstmcl-bench %s, %s\n", lstmcl_version_string(), when);
             printf("device: %s (driver %s, %u compute units)\n", lstmcl_context_device_name(ctx),
                    drv, cus);
-            printf("lstmcl: per-step path %s; CLBlast parameters: %s\n",
-                   lstmcl_context_recurrent_path(ctx), lstmcl_context_tuning(ctx));
+            printf("lstmcl: per-step path %s; GEMMs on %s; CLBlast parameters: %s\n",
+                   lstmcl_context_recurrent_path(ctx),
+                   strcmp(lstmcl_context_gemm(ctx), "onednn")
+                       ? "CLBlast"
+                       : "oneDNN's sgemm on the host (mapped device buffers)",
+                   lstmcl_context_tuning(ctx));
             printf("host:   %s, %ld cores, %s %s; OpenBLAS %s, %d threads\n", cpu,
                    sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, openblas_get_config(),
                    openblas_get_num_threads());
