@@ -9,12 +9,14 @@
 #include <string.h>
 
 static lstmcl_context *ctx;
+static cl_mem_flags dev_flags; /* host-access flags of dev()'s buffers (CL_MEM_HOST_NO_ACCESS, ...) */
 static cl_context clctx;
 static cl_command_queue queue;
 
 static void setup(void)
 {
     ctx = tu_context();
+    dev_flags = 0;
     clctx = lstmcl_context_cl_context(ctx);
     queue = lstmcl_context_queue(ctx);
 }
@@ -33,7 +35,7 @@ static dbuf dev(const float *src, size_t n, size_t pad)
     cl_int err;
     if (src)
         memcpy(tmp + pad, src, n * sizeof(float));
-    b.mem = clCreateBuffer(clctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+    b.mem = clCreateBuffer(clctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR | dev_flags,
                            (n + pad) * sizeof(float), tmp, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
     b.offset = pad;
@@ -51,9 +53,23 @@ static lstmcl_tensor T_(dbuf b)
 static float *host(dbuf b)
 {
     float *p = tu_nans(b.n);
-    ck_assert_int_eq(clEnqueueReadBuffer(queue, b.mem, CL_TRUE, b.offset * sizeof(float),
+    cl_mem from = b.mem;
+    size_t off = b.offset;
+    cl_int err;
+    if (dev_flags & (CL_MEM_HOST_NO_ACCESS | CL_MEM_HOST_WRITE_ONLY)) {
+        /* the host may not read it: through a copy */
+        from = clCreateBuffer(clctx, CL_MEM_READ_WRITE, b.n * sizeof(float), NULL, &err);
+        ck_assert_int_eq(err, CL_SUCCESS);
+        ck_assert_int_eq(clEnqueueCopyBuffer(queue, b.mem, from, b.offset * sizeof(float), 0,
+                                             b.n * sizeof(float), 0, NULL, NULL),
+                         CL_SUCCESS);
+        off = 0;
+    }
+    ck_assert_int_eq(clEnqueueReadBuffer(queue, from, CL_TRUE, off * sizeof(float),
                                          b.n * sizeof(float), p, 0, NULL, NULL),
                      CL_SUCCESS);
+    if (from != b.mem)
+        clReleaseMemObject(from);
     return p;
 }
 
@@ -88,7 +104,7 @@ static cl_mem scratch(lstmcl_plan *plan, int reserve)
 
 /* Full state: h0, c0 in; hT, cT out; dhT, dcT in; dh0, dc0 out; offsets
  * everywhere; accumulation on top of existing gradients. */
-START_TEST(full_state_against_reference)
+static void full_state(void)
 {
     const size_t N = tu_range(1, 5), T = tu_range(1, 9), D = tu_range(1, 20), H = tu_range(1, 20);
     const double ws = 2.0 / sqrt((double)(D + H));
@@ -172,6 +188,27 @@ START_TEST(full_state_against_reference)
     free(g0Wx), free(g0Wh), free(g0b), free(dx_), free(dh0_), free(dc0_), free(dWx_), free(dWh_);
     free(db_), free(ddh), free(rdcT), free(rdx), free(rdh0), free(rdc0), free(rdWx), free(rdWh);
     free(rdb), free(hT), free(cT);
+}
+
+START_TEST(full_state_against_reference)
+{
+    full_state();
+}
+END_TEST
+
+/* Buffers the host may not map, or only read or only write: the GEMMs that
+ * run on the host for CPU devices (lstmcl_context_gemm "onednn") leave
+ * their products to CLBlast, with the same results. */
+START_TEST(buffers_the_host_cannot_map)
+{
+    static const cl_mem_flags flags[] = {CL_MEM_HOST_NO_ACCESS, CL_MEM_HOST_READ_ONLY,
+                                         CL_MEM_HOST_WRITE_ONLY};
+    size_t i;
+    for (i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        dev_flags = flags[i];
+        full_state();
+    }
+    dev_flags = 0;
 }
 END_TEST
 
@@ -419,6 +456,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, full_state_against_reference, 0, 8);
+    tcase_add_test(tc, buffers_the_host_cannot_map);
     tcase_add_test(tc, chunks_equal_one_sequence);
     tcase_add_test(tc, inference_zero_state);
     tcase_add_test(tc, argument_errors);

@@ -24,8 +24,10 @@ START_TEST(parse_good)
                        "device Portable Computing Language / cpu x  \n"
                        "kernel Xgemm KWG=16 MWG=128 # trailing comment\n"
                        "kernel GemmRoutine XGEMM_MIN_INDIRECT_SIZE=1\n"
-                       "recurrent gemm\n";
+                       "recurrent gemm\n"
+                       "gemm onednn\n";
     ck_assert_msg(parse(text, &t, err) == 0, "%s", err);
+    ck_assert_int_eq(t.gemm, LSTMCL_GEMM_ONEDNN);
     ck_assert_str_eq(t.device, "Portable Computing Language / cpu x");
     ck_assert_int_eq(t.nkernels, 2);
     ck_assert_str_eq(t.kernels[0].name, "Xgemm");
@@ -42,6 +44,9 @@ START_TEST(parse_good)
     ck_assert_int_eq(t.recurrent, LSTMCL_PATH_FUSED);
     ck_assert_msg(parse("lstmcl-tuning 1\ndevice x\nrecurrent tiled\n", &t, err) == 0, "%s", err);
     ck_assert_int_eq(t.recurrent, LSTMCL_PATH_TILED);
+    ck_assert_int_eq(t.gemm, 0); /* not said */
+    ck_assert_msg(parse("lstmcl-tuning 1\ndevice x\ngemm clblast\n", &t, err) == 0, "%s", err);
+    ck_assert_int_eq(t.gemm, LSTMCL_GEMM_CLBLAST);
 }
 END_TEST
 
@@ -70,6 +75,10 @@ START_TEST(parse_bad)
         {"lstmcl-tuning 1\ndevice x\nrecurrent\n", "'recurrent fused' or"},
         {"lstmcl-tuning 1\ndevice x\nrecurrent fast\n", "'recurrent fused' or"},
         {"lstmcl-tuning 1\ndevice x\nrecurrent gemm fused\n", "one word"},
+        {"lstmcl-tuning 1\ndevice x\ngemm\n", "'gemm clblast' or 'gemm onednn'"},
+        {"lstmcl-tuning 1\ndevice x\ngemm openblas\n", "'gemm clblast' or 'gemm onednn'"},
+        {"lstmcl-tuning 1\ndevice x\ngemm onednnx\n", "'gemm clblast' or 'gemm onednn'"},
+        {"lstmcl-tuning 1\ndevice x\ngemm onednn clblast\n", "one word after 'gemm'"},
     };
     lstmcl_tuning t;
     char err[256];
@@ -200,6 +209,56 @@ START_TEST(context_finds_files)
     ck_assert_int_eq(ctx->path, LSTMCL_PATH_TILED);
     lstmcl_context_destroy(ctx);
     unsetenv("LSTMCL_TEST_DEVICE_LIMITS");
+
+    /* where the GEMMs run: the file's measurement, unless LSTMCL_GEMM says
+     * otherwise; a file saying oneDNN where it cannot run leaves CLBlast */
+    {
+        const char *avail;
+        write_file(path, "lstmcl-tuning 1\ndevice *\ngemm clblast\n");
+        ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+        ck_assert_str_eq(lstmcl_context_gemm(ctx), "clblast");
+        /* oneDNN can run on a CPU device whose memory is the host's */
+        avail = lstmcl__onednn_built() && ctx->cpu && ctx->host_unified ? "onednn" : "clblast";
+        lstmcl_context_destroy(ctx);
+        setenv("LSTMCL_GEMM", "auto", 1);
+        ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+        ck_assert_str_eq(lstmcl_context_gemm(ctx), "clblast");
+        lstmcl_context_destroy(ctx);
+        if (!strcmp(avail, "onednn")) {
+            setenv("LSTMCL_GEMM", "onednn", 1);
+            ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+            ck_assert_str_eq(lstmcl_context_gemm(ctx), "onednn");
+            lstmcl_context_destroy(ctx);
+        }
+        unsetenv("LSTMCL_GEMM");
+        write_file(path, "lstmcl-tuning 1\ndevice *\ngemm onednn\n");
+        ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+        ck_assert_str_eq(lstmcl_context_gemm(ctx), avail);
+        lstmcl_context_destroy(ctx);
+        setenv("LSTMCL_GEMM", "clblast", 1);
+        ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+        ck_assert_str_eq(lstmcl_context_gemm(ctx), "clblast");
+        lstmcl_context_destroy(ctx);
+        unsetenv("LSTMCL_GEMM");
+        /* seen as a GPU: CLBlast, and insisting on oneDNN is refused with why */
+        setenv("LSTMCL_TEST_DEVICE_LIMITS", "gpu", 1);
+        ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+        ck_assert_str_eq(lstmcl_context_gemm(ctx), "clblast");
+        lstmcl_context_destroy(ctx);
+        setenv("LSTMCL_GEMM", "onednn", 1);
+        ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "LSTMCL_GEMM=onednn, but"));
+        unsetenv("LSTMCL_TEST_DEVICE_LIMITS");
+        setenv("LSTMCL_GEMM", "openblas", 1);
+        ck_assert_int_eq(create(&ctx), LSTMCL_ERROR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), "clblast, onednn or auto"));
+        unsetenv("LSTMCL_GEMM");
+        unlink(path);
+        ck_assert_int_eq(create(&ctx), LSTMCL_SUCCESS);
+        ck_assert_str_eq(lstmcl_context_gemm(ctx), avail); /* the default */
+        lstmcl_context_destroy(ctx);
+        ck_assert_str_eq(lstmcl_context_gemm(NULL), "");
+    }
 
     /* a malformed file is an error naming it */
     write_file(path, "lstmcl-tuning 1\ndevice *\nkernel Xgemm KWG=banana\n");

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+#include "lstmcl_cl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -114,8 +115,32 @@ lstmcl_context *tu_context(void)
                     lstmcl_last_create_message());
             exit(1);
         }
+        tu_expect_gemm(shared_ctx);
     }
     return shared_ctx;
+}
+
+void tu_expect_gemm(lstmcl_context *c)
+{
+    const char *want = getenv("LSTMCL_TEST_EXPECT_GEMM");
+    if (!want || !*want)
+        return;
+    if (strcmp(want, "onednn-on-cpu") == 0) {
+        cl_device_type type = 0;
+        cl_bool unified = CL_FALSE;
+        const char *limits = getenv("LSTMCL_TEST_DEVICE_LIMITS");
+        clGetDeviceInfo(lstmcl_context_device(c), CL_DEVICE_TYPE, sizeof type, &type, NULL);
+        clGetDeviceInfo(lstmcl_context_device(c), CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified,
+                        &unified, NULL);
+        want = (type & CL_DEVICE_TYPE_CPU) && unified && !(limits && strstr(limits, "gpu"))
+                   ? "onednn"
+                   : "clblast";
+    }
+    if (strcmp(lstmcl_context_gemm(c), want) != 0) {
+        fprintf(stderr, "FAIL: the context's GEMMs run on %s, but LSTMCL_TEST_EXPECT_GEMM=%s "
+                "expects %s\n", lstmcl_context_gemm(c), getenv("LSTMCL_TEST_EXPECT_GEMM"), want);
+        exit(1);
+    }
 }
 
 void tu_context_release(void)

@@ -24,6 +24,11 @@ double *tu_dalloc(size_t n);
  * exists the program exits 77 (skipped), unless LSTMCL_TEST_REQUIRE_DEVICE=1,
  * when it fails. */
 lstmcl_context *tu_context(void);
+/* When LSTMCL_TEST_EXPECT_GEMM is set ("clblast", "onednn", or "onednn-on-cpu":
+ * oneDNN on a CPU device whose memory is the host's, not under
+ * LSTMCL_TEST_DEVICE_LIMITS=gpu, else CLBlast), exits with a failure unless
+ * the context's GEMMs run there; tu_context checks its context so. */
+void tu_expect_gemm(lstmcl_context *c);
 void tu_context_release(void);
 
 /* Exits 77 (or fails when devices are required) with a reason. */

@@ -17,6 +17,14 @@ trap 'rm -rf "$dir"' EXIT
 grep -q '^lstmcl-tuning 1$' "$dir/t.tune"
 grep -q '^device ' "$dir/t.tune"
 grep -Eq '^recurrent (fused|gemm|tiled)$' "$dir/t.tune"
+grep -Eq '^gemm (clblast|onednn)$' "$dir/t.tune"
+# on a CPU device (the fused path is tried) of a build with oneDNN, both GEMM
+# backends are measured
+if [ "${LSTMCL_TEST_EXPECT_GEMM:-}" = onednn-on-cpu ] &&
+   grep -q "path fused, GEMMs on clblast" "$dir/err"; then
+    grep -q "path fused, GEMMs on onednn : training step" "$dir/err" || { cat "$dir/err"; exit 1; }
+    grep -q "^# per-step path, training step, GEMMs on onednn:" "$dir/t.tune"
+fi
 LSTMCL_TUNING_FILE="$dir/t.tune" "$demo" --shape 3,4,5,6 --repeat 1 > "$dir/demo"
 grep -q "match the reference" "$dir/demo"
 echo "tuning file written and applied"

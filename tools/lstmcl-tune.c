@@ -1,7 +1,8 @@
 /* lstmcl-tune: searches CLBlast's Xgemm parameters for the GEMMs an LSTM
  * runs (x·Wx, dx, dWx, dWh at one shape) on one device, within a time
- * budget, and writes the best set to the device's tuning file, which lstmcl
- * applies whenever that device is used.  Every candidate runs in a child
+ * budget, then measures the per-step paths and where the GEMMs run, and
+ * writes the best to the device's tuning file, which lstmcl applies
+ * whenever that device is used.  Every candidate runs in a child
  * process with a time limit and its results are checked, since some
  * parameter sets crash or compute wrong results. */
 #define _POSIX_C_SOURCE 200809L
@@ -120,6 +121,7 @@ static int eval_child(const char *device, const shape *s, const char *params)
     int i, rep;
 
     setenv("LSTMCL_TUNING", "off", 1);
+    setenv("LSTMCL_GEMM", "clblast", 1); /* CLBlast's parameters are what is searched */
     if (lstmcl_context_create(&ctx, device) != LSTMCL_SUCCESS) {
         fprintf(stderr, "%s\n", lstmcl_last_create_message());
         return 1;
@@ -358,7 +360,9 @@ static void usage(FILE *f)
             "                   [--output FILE] [--seed S]\n"
             "Searches CLBlast's GEMM parameters for the device's LSTM GEMMs (default shape\n"
             "64,50,512,512) for about SECONDS (default 300), checking every candidate in\n"
-            "a child process, and writes the fastest set to the device's tuning file in\n"
+            "a child process, then times a training step on each per-step path with the\n"
+            "GEMMs on CLBlast and (CPU devices, built with oneDNN) on oneDNN's host sgemm,\n"
+            "and writes the fastest of each to the device's tuning file in\n"
             "$XDG_CACHE_HOME/lstmcl/ (else ~/.cache/lstmcl/), which lstmcl then applies.\n");
 }
 
@@ -550,33 +554,45 @@ int main(int argc, char **argv)
         unlink(tmp);
         return 1;
     }
-    /* the per-step path: a training step on each, with the parameters found;
-     * the CPU-shaped fused kernels are tried on CPUs only */
+    /* the per-step path and where the GEMMs run: a training step on each
+     * pair, with the parameters found; the CPU-shaped fused kernels and
+     * oneDNN's host GEMMs are tried on CPUs only */
     {
         static const char *const paths[3] = {"fused", "gemm", "tiled"};
-        const int first = (list[chosen].type & CL_DEVICE_TYPE_CPU) ? 0 : 1;
-        double t_path[3] = {0, 0, 0};
-        int k, best_k = -1;
+        static const char *const gemms[2] = {"clblast", "onednn"};
+        const int cpu = (list[chosen].type & CL_DEVICE_TYPE_CPU) != 0;
+        const int first = cpu ? 0 : 1, ngemm = cpu && lstmcl__onednn_built() ? 2 : 1;
+        double t_path[2][3] = {{0, 0, 0}, {0, 0, 0}};
+        int k, g, best_k = -1, best_g = -1;
         setenv("LSTMCL_TUNING_FILE", tmp, 1);
-        for (k = first; k < 3; k++) {
-            setenv("LSTMCL_RECURRENT", paths[k], 1);
-            t_path[k] = try_candidate(argv[0], device, &s, "path", 300, why, sizeof why);
-            if (t_path[k] > 0)
-                fprintf(stderr, "  per-step path %-5s: training step %.2f ms\n", paths[k],
-                        t_path[k] * 1e3);
-            else
-                fprintf(stderr, "  per-step path %-5s: failed (%s)\n", paths[k], why);
-            if (t_path[k] > 0 && (best_k < 0 || t_path[k] < t_path[best_k]))
-                best_k = k;
+        for (g = 0; g < ngemm; g++) {
+            setenv("LSTMCL_GEMM", gemms[g], 1);
+            for (k = first; k < 3; k++) {
+                setenv("LSTMCL_RECURRENT", paths[k], 1);
+                t_path[g][k] = try_candidate(argv[0], device, &s, "path", 300, why, sizeof why);
+                if (t_path[g][k] > 0)
+                    fprintf(stderr, "  per-step path %-5s, GEMMs on %-7s: training step %.2f ms\n",
+                            paths[k], gemms[g], t_path[g][k] * 1e3);
+                else
+                    fprintf(stderr, "  per-step path %-5s, GEMMs on %-7s: failed (%s)\n",
+                            paths[k], gemms[g], why);
+                if (t_path[g][k] > 0 &&
+                    (best_k < 0 || t_path[g][k] < t_path[best_g][best_k]))
+                    best_k = k, best_g = g;
+            }
         }
         unsetenv("LSTMCL_RECURRENT");
+        unsetenv("LSTMCL_GEMM");
         unsetenv("LSTMCL_TUNING_FILE");
         f = fopen(tmp, "a");
         if (f && best_k >= 0) {
-            fprintf(f, "# per-step path, training step:");
-            for (k = first; k < 3; k++)
-                fprintf(f, " %s %.2f ms%s", paths[k], t_path[k] * 1e3, k < 2 ? "," : "\n");
-            fprintf(f, "recurrent %s\n", paths[best_k]);
+            for (g = 0; g < ngemm; g++) {
+                fprintf(f, "# per-step path, training step, GEMMs on %s:", gemms[g]);
+                for (k = first; k < 3; k++)
+                    fprintf(f, " %s %.2f ms%s", paths[k], t_path[g][k] * 1e3,
+                            k < 2 ? "," : "\n");
+            }
+            fprintf(f, "recurrent %s\ngemm %s\n", paths[best_k], gemms[best_g]);
         }
         if (!f || fclose(f) != 0) {
             fprintf(stderr, "lstmcl-tune: cannot write %s\n", tmp);
