@@ -11,8 +11,6 @@
  * A buffer the host may not read or write (CL_MEM_HOST_*) goes to CLBlast. */
 #include "internal.h"
 
-#include <string.h>
-
 #ifdef LSTMCL_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
 #endif

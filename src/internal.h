@@ -199,9 +199,9 @@ typedef enum {
 } lstmcl_gemm_backend;
 
 const char *lstmcl__gemm_name(lstmcl_gemm_backend g);
-int lstmcl__onednn_built(void);
+int lstmcl__onednn_built(void); /* nonzero: built with oneDNN (LSTMCL_HAVE_ONEDNN) */
 /* Why the context's GEMMs cannot run on oneDNN; NULL when they can. */
-const char *lstmcl__gemm_unavailable(const lstmcl_context *ctx); /* nonzero: built with oneDNN (LSTMCL_HAVE_ONEDNN) */
+const char *lstmcl__gemm_unavailable(const lstmcl_context *ctx);
 /* The product on the host when every buffer may be mapped as it needs:
  * *done = 1 then; *done = 0 (and success) leaves it to CLBlast. */
 lstmcl_status lstmcl__gemm_host(lstmcl_context *ctx, int col_major, int trans_a, int trans_b,
