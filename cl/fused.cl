@@ -151,8 +151,8 @@ __kernel void lstm_fwd_fused(const int N, const int H,
                 const float16 wi = vload16(0, wk), wf = vload16(1, wk);
                 const float16 wo = vload16(2, wk), wg = vload16(3, wk);
 #define FMA4(r) { const float16 h = (float16)(p##r[k]); \
-                i##r = mad(h, wi, i##r); f##r = mad(h, wf, f##r); \
-                o##r = mad(h, wo, o##r); g##r = mad(h, wg, g##r); }
+                i##r += h * wi; f##r += h * wf; \
+                o##r += h * wo; g##r += h * wg; }
                 FMA4(0) FMA4(1) FMA4(2) FMA4(3)
 #undef FMA4
             }
@@ -226,14 +226,22 @@ __kernel void lstm_bwd_fused(const int N, const int H, const int n_rec,
         const int n1 = nb + (live > 1), n2 = nb + (live > 2 ? 2 : 0), n3 = nb + (live > 3 ? 3 : 0);
         __global const float *d0 = da_t + dt_off + nb * dt_ld, *d1 = da_t + dt_off + n1 * dt_ld;
         __global const float *d2 = da_t + dt_off + n2 * dt_ld, *d3 = da_t + dt_off + n3 * dt_ld;
+        /* two sums a row, over even and odd q (G is even), so that eight
+         * independent chains of multiply-adds hide their latency */
         float16 r0 = (float16)(0.0f), r1 = r0, r2 = r0, r3 = r0;
-        for (int q = 0; q < G; q++) {
-            const float16 w = vload16(q, panel);
-            r0 = mad((float16)(d0[q]), w, r0);
-            r1 = mad((float16)(d1[q]), w, r1);
-            r2 = mad((float16)(d2[q]), w, r2);
-            r3 = mad((float16)(d3[q]), w, r3);
+        float16 s0 = r0, s1 = r0, s2 = r0, s3 = r0;
+        for (int q = 0; q < G; q += 2) {
+            const float16 w = vload16(q, panel), v = vload16(q + 1, panel);
+            r0 += (float16)(d0[q]) * w;
+            r1 += (float16)(d1[q]) * w;
+            r2 += (float16)(d2[q]) * w;
+            r3 += (float16)(d3[q]) * w;
+            s0 += (float16)(d0[q + 1]) * v;
+            s1 += (float16)(d1[q + 1]) * v;
+            s2 += (float16)(d2[q + 1]) * v;
+            s3 += (float16)(d3[q + 1]) * v;
         }
+        r0 += s0, r1 += s1, r2 += s2, r3 += s3;
         if (live < 1)
             r0 = (float16)(0.0f);
         if (live < 2)
@@ -258,3 +266,4 @@ __kernel void lstm_bwd_fused(const int N, const int H, const int n_rec,
 #undef OUT
     }
 }
+

@@ -87,7 +87,7 @@ __kernel void lstm_fwd_tiled(const int N, const int H, const int TU, const int R
                     const float w = panel[(k0 + kk) * ls + lid];
                     for (int r = 0; r < RMAX; r++)
                         if (r < R)
-                            s[r] = mad(hl[r * KC + kk], w, s[r]);
+                            s[r] += hl[r * KC + kk] * w;
                 }
                 barrier(CLK_LOCAL_MEM_FENCE);
             }
@@ -157,7 +157,7 @@ __kernel void lstm_bwd_tiled(const int N, const int H, const int n_rec, const in
                 const float w = panel[(blk * H + k0 + kk) * TU + u];
                 for (int r = 0; r < RMAX; r++)
                     if (r < R)
-                        s[r] = mad(dl[(r * 4 + blk) * KC + kk], w, s[r]);
+                        s[r] += dl[(r * 4 + blk) * KC + kk] * w;
             }
             barrier(CLK_LOCAL_MEM_FENCE);
         }

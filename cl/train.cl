@@ -165,7 +165,7 @@ __kernel void lstm_sum_squares(const int count, const int parts, __global const 
         return;
     float s = 0.0f;
     for (int i = g; i < count; i += parts)
-        s = mad(x[x_off + i], x[x_off + i], s);
+        s += x[x_off + i] * x[x_off + i];
     partial[g] = s;
 }
 
