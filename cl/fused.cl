@@ -267,3 +267,77 @@ __kernel void lstm_bwd_fused(const int N, const int H, const int n_rec,
     }
 }
 
+/* lstm_fwd_step (cl/lstm.cl) on whole vectors, for CPU devices, with the
+ * same arguments: work-item (jb, r) owns units VW·jb.. (below H) of rows r,
+ * r + the global size along dimension 1, and so on.  PoCL compiles the float16
+ * math to SIMD code; the scalar kernel's exp and tanh stay scalar calls. */
+__kernel void lstm_fwd_step_vec(const int N, const int H,
+                                __global float *gates, const int g_off, const int g_ld,
+                                const int store_gates,
+                                __global const float *rec, const int rec_off, const int rec_ld,
+                                __global const float *b, const int b_off,
+                                __global const float *c_in, const int ci_off, const int ci_ld,
+                                __global float *c_out, const int co_off, const int co_ld,
+                                __global float *h_out, const int h_off, const int h_ld,
+                                __global const float *h_prev, const int hp_off, const int hp_ld,
+                                __global float *hp_copy, const int hc_off, const int hc_ld,
+                                __global float *h_stage, const int hs_off, const int hs_rs,
+                                const int hs_cs,
+                                __global float *h_last, const int hl_off,
+                                __global float *c_last, const int cl_off)
+{
+    const int j0 = get_global_id(0) * VW;
+    if (j0 >= H)
+        return;
+    const float16 bi = load_cols(b + b_off, j0, H), bf = load_cols(b + b_off + H, j0, H);
+    const float16 bo = load_cols(b + b_off + 2 * H, j0, H);
+    const float16 bg = load_cols(b + b_off + 3 * H, j0, H);
+    for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+        __global const float *a = gates + g_off + n * g_ld;
+        float16 ai = load_cols(a, j0, H) + bi, af = load_cols(a + H, j0, H) + bf;
+        float16 ao = load_cols(a + 2 * H, j0, H) + bo, ag = load_cols(a + 3 * H, j0, H) + bg;
+        if (rec) {
+            __global const float *r = rec + rec_off + n * rec_ld;
+            ai += load_cols(r, j0, H), af += load_cols(r + H, j0, H);
+            ao += load_cols(r + 2 * H, j0, H), ag += load_cols(r + 3 * H, j0, H);
+        }
+        cell(n, j0, H, ai, af, ao, ag, gates + g_off, g_ld, store_gates, h_prev, hp_off, hp_ld,
+             c_in, ci_off, ci_ld, c_out, co_off, co_ld, h_out, h_off, h_ld, hp_copy, hc_off,
+             hc_ld, h_last, hl_off, c_last, cl_off);
+        if (h_stage) /* a work-item reads back what it wrote */
+            for (int q = 0; q < VW && j0 + q < H; q++)
+                h_stage[hs_off + n * hs_rs + (j0 + q) * hs_cs] = h_out[h_off + n * h_ld + j0 + q];
+    }
+}
+
+/* lstm_bwd_step (cl/lstm.cl) on whole vectors, for CPU devices, with the
+ * same arguments; work-items as in lstm_fwd_step_vec. */
+__kernel void lstm_bwd_step_vec(const int N, const int H,
+                                __global const float *dh, const int dh_off, const int dh_ld,
+                                __global const float *dh_rec, const int dr_off, const int dr_ld,
+                                __global float *dc, const int dc_off,
+                                __global const float *gates, const int g_off, const int g_ld,
+                                __global const float *c, const int c_off, const int c_ld,
+                                __global const float *c_prev, const int cp_off, const int cp_ld,
+                                __global float *da, const int da_off, const int da_ld,
+                                __global float *da_stage, const int ds_off, const int ds_rs,
+                                const int ds_cs)
+{
+    const int j0 = get_global_id(0) * VW;
+    if (j0 >= H)
+        return;
+    for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+        cell_bwd(n, j0, H, load_cols(dh_rec + dr_off + n * dr_ld, j0, H), dh, dh_off, dh_ld, dc,
+                 dc_off, gates, g_off, g_ld, c, c_off, c_ld, c_prev, cp_off, cp_ld, da, da_off,
+                 da_ld);
+        if (da_stage) {
+            __global const float *d = da + da_off + n * da_ld;
+            __global float *s = da_stage + ds_off + n * ds_rs;
+            for (int q = 0; q < 4 * VW; q++) {
+                const int col = (q / VW) * H + j0 + q % VW;
+                if (j0 + q % VW < H)
+                    s[col * ds_cs] = d[col];
+            }
+        }
+    }
+}

@@ -596,6 +596,16 @@ static lstmcl_range fused_range(const lstmcl_context *ctx, size_t H, size_t N)
     return r;
 }
 
+/* The elementwise step kernels of the GEMM path on a CPU (lstm_*_step_vec):
+ * a work-item per 16 hidden units and a share of the rows, in work-groups of
+ * one item, at least 64 of them where there are rows enough. */
+static lstmcl_range step_range(size_t H, size_t N)
+{
+    const size_t cols = (H + 15) / 16, rows = (64 + cols - 1) / cols;
+    lstmcl_range r = {LSTMCL_RANGE_SINGLE, cols, rows < N ? rows : N, 0};
+    return r;
+}
+
 /* The tiled kernels: a group of 4·TU work-items per tile and R rows. */
 static lstmcl_range tiled_range(const lstmcl_plan *plan, size_t rows)
 {
@@ -943,18 +953,21 @@ lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *
                                  a->Wh.mem, a->Wh.offset, 4 * H, 1.0f, gm, q.gates.off,
                                  q.gates.ld));
             }
-            TRY(LSTMCL_RUN(ctx, lstm_fwd_step, lstmcl__items(H, n), .N = n, .H = H, .gates = gm,
-                           .g_off = q.gates.off, .g_ld = q.gates.ld, .store_gates = train,
-                           .rec = rec.m, .rec_off = rec.off, .rec_ld = rec.ld, .b = a->b.mem,
-                           .b_off = a->b.offset, .c_in = q.c_in.m, .ci_off = q.c_in.off,
-                           .ci_ld = q.c_in.ld, .c_out = q.c_out.m, .co_off = q.c_out.off,
-                           .co_ld = q.c_out.ld, .h_out = q.h_out.m, .h_off = q.h_out.off,
-                           .h_ld = q.h_out.ld, .h_prev = q.hp.m, .hp_off = q.hp.off,
-                           .hp_ld = q.hp.ld, .hp_copy = q.hp_copy.m, .hc_off = q.hp_copy.off,
-                           .hc_ld = q.hp_copy.ld, .h_stage = stage.m, .hs_off = 0,
-                           .hs_rs = stage.ld, .hs_cs = cs, .h_last = q.h_last.mem,
-                           .hl_off = q.h_last.offset, .c_last = q.c_last.mem,
-                           .cl_off = q.c_last.offset));
+            /* the same arguments for both kernels */
+#define FWD_STEP_ARGS                                                                          \
+    .N = n, .H = H, .gates = gm, .g_off = q.gates.off, .g_ld = q.gates.ld, .store_gates = train, \
+    .rec = rec.m, .rec_off = rec.off, .rec_ld = rec.ld, .b = a->b.mem, .b_off = a->b.offset,   \
+    .c_in = q.c_in.m, .ci_off = q.c_in.off, .ci_ld = q.c_in.ld, .c_out = q.c_out.m,            \
+    .co_off = q.c_out.off, .co_ld = q.c_out.ld, .h_out = q.h_out.m, .h_off = q.h_out.off,      \
+    .h_ld = q.h_out.ld, .h_prev = q.hp.m, .hp_off = q.hp.off, .hp_ld = q.hp.ld,                \
+    .hp_copy = q.hp_copy.m, .hc_off = q.hp_copy.off, .hc_ld = q.hp_copy.ld,                    \
+    .h_stage = stage.m, .hs_off = 0, .hs_rs = stage.ld, .hs_cs = cs, .h_last = q.h_last.mem,   \
+    .hl_off = q.h_last.offset, .c_last = q.c_last.mem, .cl_off = q.c_last.offset
+            if (ctx->cpu)
+                TRY(LSTMCL_RUN(ctx, lstm_fwd_step_vec, step_range(H, n), FWD_STEP_ARGS));
+            else
+                TRY(LSTMCL_RUN(ctx, lstm_fwd_step, lstmcl__items(H, n), FWD_STEP_ARGS));
+#undef FWD_STEP_ARGS
         }
     }
     if (plan->packed) { /* h unpacked (zeros past each end), each sequence's last states */
@@ -994,13 +1007,17 @@ static lstmcl_status bwd_step(const lstmcl_plan *plan, const lstmcl_backward_arg
     const view dh = at_step(plan, v->dh.m, v->dh.off, v->dh.ld, s);
     const view g = at_step(plan, a->reserve, 0, 4 * H, s);
     const view da = at_step(plan, ws, 0, 4 * H, s);
-    return LSTMCL_RUN(ctx, lstm_bwd_step, lstmcl__items(H, n), .N = n, .H = H, .dh = dh.m,
-                      .dh_off = dh.off, .dh_ld = dh.ld, .dh_rec = dh_rec.m, .dr_off = dh_rec.off,
-                      .dr_ld = dh_rec.ld, .dc = ws, .dc_off = d->e_g, .gates = g.m,
-                      .g_off = g.off, .g_ld = g.ld, .c = c.m, .c_off = c.off, .c_ld = c.ld,
-                      .c_prev = cp.m, .cp_off = cp.off, .cp_ld = cp.ld, .da = da.m,
-                      .da_off = da.off, .da_ld = da.ld, .da_stage = stage.m, .ds_off = 0,
-                      .ds_rs = stage.ld, .ds_cs = stage_cs);
+    /* the same arguments for both kernels */
+#define BWD_STEP_ARGS                                                                          \
+    .N = n, .H = H, .dh = dh.m, .dh_off = dh.off, .dh_ld = dh.ld, .dh_rec = dh_rec.m,          \
+    .dr_off = dh_rec.off, .dr_ld = dh_rec.ld, .dc = ws, .dc_off = d->e_g, .gates = g.m,        \
+    .g_off = g.off, .g_ld = g.ld, .c = c.m, .c_off = c.off, .c_ld = c.ld, .c_prev = cp.m,      \
+    .cp_off = cp.off, .cp_ld = cp.ld, .da = da.m, .da_off = da.off, .da_ld = da.ld,            \
+    .da_stage = stage.m, .ds_off = 0, .ds_rs = stage.ld, .ds_cs = stage_cs
+    if (ctx->cpu)
+        return LSTMCL_RUN(ctx, lstm_bwd_step_vec, step_range(H, n), BWD_STEP_ARGS);
+    return LSTMCL_RUN(ctx, lstm_bwd_step, lstmcl__items(H, n), BWD_STEP_ARGS);
+#undef BWD_STEP_ARGS
 }
 
 /* Across the boundary from step s to s-1 with one fused or tiled kernel:

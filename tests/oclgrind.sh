@@ -25,20 +25,26 @@ export OCL_ICD_VENDORS="$dir" OCLGRIND_CHECK_API=1 OCLGRIND_DATA_RACES=1
 export LSTMCL_TEST_REQUIRE_DEVICE=1 LSTMCL_TUNING=off CK_FORK=no CK_EXCLUDE_TAGS=many-rows
 status=0
 for prog in "$@"; do
-    for path in fused gemm tiled; do
+    for run in fused gemm tiled gemm-gpu; do
         # The tiled path runs in work-groups of 16 (4 units a tile), so that
         # small shapes span several tiles and a partial last one; the
-        # training tests add no tiled kernel of their own.
-        limits=
-        if [ "$path" = tiled ]; then
+        # training tests add no tiled kernel of their own.  Oclgrind says
+        # it is a CPU, so the GEMM path takes the CPU's float16 step
+        # kernels; gemm-gpu runs it as a GPU would, on the scalar ones.
+        path=$run limits=
+        case "$run" in
+        tiled)
             case "$(basename "$prog")" in test-train*) continue ;; esac
-            limits=wg=16
-        fi
-        log="$dir/$(basename "$prog")-$path.log"
+            limits=wg=16 ;;
+        gemm-gpu)
+            case "$(basename "$prog")" in test-lstm|test-plan) ;; *) continue ;; esac
+            path=gemm limits=gpu ;;
+        esac
+        log="$dir/$(basename "$prog")-$run.log"
         LSTMCL_TEST_DEVICE_LIMITS=$limits LSTMCL_RECURRENT=$path "$prog" > "$log" 2>&1
         rc=$?
         reports=$(grep -ciE "invalid (read|write)|data race|OCLGRIND FATAL|runtime error detected|uninitiali[sz]ed value" "$log")
-        echo "$(basename "$prog") ($path path) on Oclgrind: exit $rc, $reports reports; $(grep -E 'Checks:' "$log" | tail -1)"
+        echo "$(basename "$prog") ($run path) on Oclgrind: exit $rc, $reports reports; $(grep -E 'Checks:' "$log" | tail -1)"
         if [ "$rc" -ne 0 ] || [ "$reports" -ne 0 ]; then
             grep -iE -A8 "invalid (read|write)|data race|OCLGRIND FATAL|runtime error detected|uninitiali[sz]ed value|:F:|:E:" "$log" | head -60
             status=1
