@@ -679,6 +679,7 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
             CLBlastClearCache();
         pthread_mutex_unlock(&live_lock);
     }
+    free(ctx->host_tmp);
     free(ctx->message);
     free(ctx);
 }

@@ -74,6 +74,36 @@ static int host_may_map(cl_mem mem, int write)
     return 1;
 }
 
+/* Row-major products of at least this many rows take B (N x K, stored
+ * transposed) as a transposed copy: oneDNN 2.6's sgemm runs NT at about 150
+ * GFLOP/s here, NN at 205, and the copy (about 2 ns a float) pays from
+ * roughly 600 rows on (docs/performance.md). */
+#define TRANSPOSE_ROWS 1024
+
+/* B^T (K x N, leading dimension N) of B (N x K, leading dimension ldb) in the
+ * context's host scratch; NULL when that cannot be had (then no copy). */
+static const float *transposed(lstmcl_context *ctx, const float *B, size_t ldb, size_t N,
+                               size_t K)
+{
+    size_t n0, k0, n, k;
+    if (K != 0 && N > SIZE_MAX / sizeof(float) / K)
+        return NULL;
+    if (ctx->host_tmp_floats < N * K) {
+        float *p = realloc(ctx->host_tmp, N * K * sizeof(float));
+        if (!p)
+            return NULL;
+        ctx->host_tmp = p, ctx->host_tmp_floats = N * K;
+    }
+    for (n0 = 0; n0 < N; n0 += 32)
+        for (k0 = 0; k0 < K; k0 += 32) {
+            const size_t n1 = n0 + 32 < N ? n0 + 32 : N, k1 = k0 + 32 < K ? k0 + 32 : K;
+            for (k = k0; k < k1; k++)
+                for (n = n0; n < n1; n++)
+                    ctx->host_tmp[k * N + n] = B[n * ldb + k];
+        }
+    return ctx->host_tmp;
+}
+
 static float *at(const mapped *r, int n, cl_mem mem, size_t off)
 {
     int i;
@@ -95,7 +125,6 @@ lstmcl_status lstmcl__gemm_host(lstmcl_context *ctx, int col_major, int trans_a,
     cl_int err = CL_SUCCESS;
     lstmcl_status st = LSTMCL_SUCCESS;
     dnnl_status_t ds;
-    const float *pa, *pb;
     float *pc;
 
     *done = 0;
@@ -127,16 +156,21 @@ lstmcl_status lstmcl__gemm_host(lstmcl_context *ctx, int col_major, int trans_a,
     if (err != CL_SUCCESS) {
         st = lstmcl__fail_cl(ctx, err, "clEnqueueMapBuffer (for oneDNN's sgemm)");
     } else {
-        pa = at(r, nr, a, a_off), pb = at(r, nr, b, b_off), pc = at(r, nr, c, c_off);
         /* dnnl_sgemm is row-major; a column-major C is the row-major C^T = B^T A^T */
-        if (col_major)
-            ds = dnnl_sgemm(trans_b ? 'T' : 'N', trans_a ? 'T' : 'N', (dnnl_dim_t)n,
-                            (dnnl_dim_t)m, (dnnl_dim_t)k, alpha, pb, (dnnl_dim_t)ldb, pa,
-                            (dnnl_dim_t)lda, beta, pc, (dnnl_dim_t)ldc);
-        else
-            ds = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', (dnnl_dim_t)m,
-                            (dnnl_dim_t)n, (dnnl_dim_t)k, alpha, pa, (dnnl_dim_t)lda, pb,
-                            (dnnl_dim_t)ldb, beta, pc, (dnnl_dim_t)ldc);
+        const float *p1 = at(r, nr, a, a_off), *p2 = at(r, nr, b, b_off);
+        const float *pt = NULL;
+        int t1 = trans_a, t2 = trans_b;
+        size_t rows = m, cols = n, ld1 = lda, ld2 = ldb;
+        pc = at(r, nr, c, c_off);
+        if (col_major) {
+            p1 = at(r, nr, b, b_off), p2 = at(r, nr, a, a_off);
+            t1 = trans_b, t2 = trans_a, rows = n, cols = m, ld1 = ldb, ld2 = lda;
+        }
+        if (t2 && rows >= TRANSPOSE_ROWS && (pt = transposed(ctx, p2, ld2, cols, k)) != NULL)
+            p2 = pt, t2 = 0, ld2 = cols;
+        ds = dnnl_sgemm(t1 ? 'T' : 'N', t2 ? 'T' : 'N', (dnnl_dim_t)rows, (dnnl_dim_t)cols,
+                        (dnnl_dim_t)k, alpha, p1, (dnnl_dim_t)ld1, p2, (dnnl_dim_t)ld2, beta, pc,
+                        (dnnl_dim_t)ldc);
         if (ds != dnnl_success)
             st = lstmcl__fail(ctx,
                               ds == dnnl_out_of_memory ? LSTMCL_ERROR_OUT_OF_HOST_MEMORY

@@ -240,6 +240,8 @@ struct lstmcl_context {
     int npool;
     cl_mem gemm_temp;           /* scratch for CLBlast's indirect GEMM */
     size_t gemm_temp_bytes;
+    float *host_tmp;            /* host scratch of the oneDNN GEMMs (transposed operands) */
+    size_t host_tmp_floats;
     /* a second queue, so that a bidirectional layer's two directions run
      * side by side (lstmcl__side_begin); made at first use */
     cl_command_queue side_queue;

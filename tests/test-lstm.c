@@ -162,6 +162,7 @@ static const size_t shapes[][4] = {
     {2, 4, 9, 1},    {2, 3, 17, 257}, {4, 7, 33, 31}, {16, 12, 64, 48},
     {2, 120, 5, 7},  /* T >= 100 */
     {1, 150, 3, 16},
+    {37, 41, 29, 23}, /* N*T >= 1024 rows: oneDNN's dx on a transposed Wx */
 };
 
 START_TEST(sequence_awkward_shapes)
