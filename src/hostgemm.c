@@ -13,6 +13,10 @@
 
 #ifdef LSTMCL_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#endif
+#ifdef LSTMCL_HAVE_OPENMP
+#include <omp.h>
 #endif
 
 int lstmcl__onednn_built(void)
@@ -104,6 +108,106 @@ static const float *transposed(lstmcl_context *ctx, const float *B, size_t ldb, 
     return ctx->host_tmp;
 }
 
+/* A row-major product C = op(A)·op(B), or a share of one. */
+typedef struct {
+    int t1, t2;
+    size_t rows, cols, k, ld1, ld2, ldc;
+    float alpha, beta;
+    const float *p1, *p2;
+    float *pc;
+    dnnl_status_t st;
+} product;
+
+static void product_run(product *p)
+{
+    p->st = dnnl_sgemm(p->t1 ? 'T' : 'N', p->t2 ? 'T' : 'N', (dnnl_dim_t)p->rows,
+                       (dnnl_dim_t)p->cols, (dnnl_dim_t)p->k, p->alpha, p->p1,
+                       (dnnl_dim_t)p->ld1, p->p2, (dnnl_dim_t)p->ld2, p->beta, p->pc,
+                       (dnnl_dim_t)p->ldc);
+}
+
+#ifdef LSTMCL_HAVE_OPENMP
+/* Products of fewer multiply-adds run on the calling thread alone. */
+#define SPLIT_MACS (1u << 23)
+#define MAX_SHARES 64
+
+/* oneDNN's sgemm on one thread: the OpenMP thread count of the calling
+ * thread set to 1, and put back after. */
+static void product_run_alone(product *p)
+{
+    const int prev = omp_get_max_threads();
+    omp_set_num_threads(1);
+    product_run(p);
+    omp_set_num_threads(prev);
+}
+
+static void *product_thread(void *arg)
+{
+    omp_set_num_threads(1); /* this thread's own setting */
+    product_run(arg);
+    return NULL;
+}
+
+/* The product split into shares of C's rows (or columns, when it has more),
+ * one per compute unit, each on a thread of its own with oneDNN's sgemm on
+ * one thread.  Not oneDNN's OpenMP team: after each parallel region its
+ * threads spin for milliseconds, on the cores the device's next kernels
+ * need (measured: a forward at N=16 T=150 D=H=256 took 21% longer). */
+static dnnl_status_t product_split(const lstmcl_context *ctx, const product *whole)
+{
+    product share[MAX_SHARES];
+    pthread_t thread[MAX_SHARES];
+    int started[MAX_SHARES] = {0};
+    const int by_rows = whole->rows >= whole->cols;
+    const size_t extent = by_rows ? whole->rows : whole->cols;
+    size_t units = ctx->compute_units < MAX_SHARES ? ctx->compute_units : MAX_SHARES;
+    size_t chunk, i, n = 0;
+    dnnl_status_t st = dnnl_success;
+
+    if (units < 2 || (double)whole->rows * whole->cols * whole->k < SPLIT_MACS) {
+        share[0] = *whole;
+        product_run_alone(&share[0]);
+        return share[0].st;
+    }
+    chunk = (extent + units - 1) / units;
+    chunk = (chunk + 15) / 16 * 16; /* whole blocks of 16 for oneDNN's kernels */
+    for (i = 0; i * chunk < extent; i++, n++) {
+        const size_t lo = i * chunk, len = extent - lo < chunk ? extent - lo : chunk;
+        product *p = &share[i];
+        *p = *whole;
+        if (by_rows) {
+            p->rows = len;
+            p->p1 += p->t1 ? lo : lo * p->ld1;
+            p->pc += lo * p->ldc;
+        } else {
+            p->cols = len;
+            p->p2 += p->t2 ? lo * p->ld2 : lo;
+            p->pc += lo;
+        }
+    }
+    for (i = 1; i < n; i++) /* a thread that cannot start leaves its share to this one */
+        started[i] = pthread_create(&thread[i], NULL, product_thread, &share[i]) == 0;
+    product_run_alone(&share[0]);
+    for (i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(thread[i], NULL);
+        else
+            product_run_alone(&share[i]);
+    }
+    for (i = 0; i < n && st == dnnl_success; i++)
+        st = share[i].st;
+    return st;
+}
+#else
+static dnnl_status_t product_split(const lstmcl_context *ctx, const product *whole)
+{
+    product p = *whole;
+    (void)ctx;
+    product_run(&p);
+    return p.st;
+}
+#endif
+
 static float *at(const mapped *r, int n, cl_mem mem, size_t off)
 {
     int i;
@@ -125,7 +229,6 @@ lstmcl_status lstmcl__gemm_host(lstmcl_context *ctx, int col_major, int trans_a,
     cl_int err = CL_SUCCESS;
     lstmcl_status st = LSTMCL_SUCCESS;
     dnnl_status_t ds;
-    float *pc;
 
     *done = 0;
     nr = add_region(r, nr, a, a_off,
@@ -157,20 +260,19 @@ lstmcl_status lstmcl__gemm_host(lstmcl_context *ctx, int col_major, int trans_a,
         st = lstmcl__fail_cl(ctx, err, "clEnqueueMapBuffer (for oneDNN's sgemm)");
     } else {
         /* dnnl_sgemm is row-major; a column-major C is the row-major C^T = B^T A^T */
-        const float *p1 = at(r, nr, a, a_off), *p2 = at(r, nr, b, b_off);
+        product p;
         const float *pt = NULL;
-        int t1 = trans_a, t2 = trans_b;
-        size_t rows = m, cols = n, ld1 = lda, ld2 = ldb;
-        pc = at(r, nr, c, c_off);
+        p.t1 = trans_a, p.t2 = trans_b, p.rows = m, p.cols = n, p.k = k;
+        p.p1 = at(r, nr, a, a_off), p.ld1 = lda, p.p2 = at(r, nr, b, b_off), p.ld2 = ldb;
+        p.pc = at(r, nr, c, c_off), p.ldc = ldc, p.alpha = alpha, p.beta = beta;
         if (col_major) {
-            p1 = at(r, nr, b, b_off), p2 = at(r, nr, a, a_off);
-            t1 = trans_b, t2 = trans_a, rows = n, cols = m, ld1 = ldb, ld2 = lda;
+            p.t1 = trans_b, p.t2 = trans_a, p.rows = n, p.cols = m;
+            p.p1 = at(r, nr, b, b_off), p.ld1 = ldb, p.p2 = at(r, nr, a, a_off), p.ld2 = lda;
         }
-        if (t2 && rows >= TRANSPOSE_ROWS && (pt = transposed(ctx, p2, ld2, cols, k)) != NULL)
-            p2 = pt, t2 = 0, ld2 = cols;
-        ds = dnnl_sgemm(t1 ? 'T' : 'N', t2 ? 'T' : 'N', (dnnl_dim_t)rows, (dnnl_dim_t)cols,
-                        (dnnl_dim_t)k, alpha, p1, (dnnl_dim_t)ld1, p2, (dnnl_dim_t)ld2, beta, pc,
-                        (dnnl_dim_t)ldc);
+        if (p.t2 && p.rows >= TRANSPOSE_ROWS &&
+            (pt = transposed(ctx, p.p2, p.ld2, p.cols, k)) != NULL)
+            p.p2 = pt, p.t2 = 0, p.ld2 = p.cols;
+        ds = product_split(ctx, &p);
         if (ds != dnnl_success)
             st = lstmcl__fail(ctx,
                               ds == dnnl_out_of_memory ? LSTMCL_ERROR_OUT_OF_HOST_MEMORY
