@@ -136,7 +136,9 @@ typedef struct {
     do {                                                    \
         double v_[64];                                      \
         int r_;                                             \
-        for (r_ = 0; r_ < (tm)->warmup; r_++) {             \
+        const double w0_ = now();                           \
+        for (r_ = 0; r_ < (tm)->warmup || ((tm)->warmup &&  \
+                     r_ < 100 && now() - w0_ < 0.2); r_++) {\
             body;                                           \
         }                                                   \
         for (r_ = 0; r_ < (tm)->repeat; r_++) {             \
@@ -147,10 +149,15 @@ typedef struct {
         (out) = median(v_, (tm)->repeat);                   \
     } while (0)
 
+/* Called before each implementation's timings: says what runs, then pauses
+ * 0.3 s, so that the threads of the one before (OpenBLAS's, OpenMP's) have
+ * stopped spinning and take no core from this one. */
 static void progress(const shape *s, const char *what)
 {
+    const struct timespec settle = {0, 300000000};
     fprintf(stderr, "\r  N=%zu T=%zu D=%zu H=%zu: %-34s", s->N, s->T, s->D, s->H, what);
     fflush(stderr);
+    nanosleep(&settle, NULL);
 }
 
 static cl_mem upload(lstmcl_context *ctx, const float *src, size_t n)
@@ -781,7 +788,8 @@ static void usage(FILE *f)
             "  --quick          three shapes, 3 repeats (about a minute on a 2-core PoCL)\n"
             "  --shape          add a shape (the default set is DeepBench's LSTM training\n"
             "                   set plus N=64 T=50 D=H=512); given shapes replace the set\n"
-            "  --repeat/--warmup timed runs (median reported, default 5) and warm-ups (1)\n"
+            "  --repeat/--warmup timed runs (median reported, default 5) and warm-ups (1;\n"
+            "                   unless 0, more until 0.2 s have passed)\n"
             "  --no-first-call  skip timing the first call in fresh processes\n"
             "  --no-layers      skip the bidirectional and variable-length layer at the\n"
             "                   first shape, beside the unidirectional full batch\n"
