@@ -127,8 +127,10 @@ static void product_run(product *p)
 }
 
 #ifdef LSTMCL_HAVE_OPENMP
-/* Products of fewer multiply-adds run on the calling thread alone. */
+/* Products of fewer multiply-adds run on the calling thread alone, and a
+ * share has at least SHARE_MACS of them (a thread costs tens of µs). */
 #define SPLIT_MACS (1u << 23)
+#define SHARE_MACS (1u << 22)
 #define MAX_SHARES 64
 
 /* oneDNN's sgemm on one thread: the OpenMP thread count of the calling
@@ -160,11 +162,14 @@ static dnnl_status_t product_split(const lstmcl_context *ctx, const product *who
     int started[MAX_SHARES] = {0};
     const int by_rows = whole->rows >= whole->cols;
     const size_t extent = by_rows ? whole->rows : whole->cols;
+    const double macs = (double)whole->rows * whole->cols * whole->k;
     size_t units = ctx->compute_units < MAX_SHARES ? ctx->compute_units : MAX_SHARES;
     size_t chunk, i, n = 0;
     dnnl_status_t st = dnnl_success;
 
-    if (units < 2 || (double)whole->rows * whole->cols * whole->k < SPLIT_MACS) {
+    if (macs < (double)units * SHARE_MACS)
+        units = (size_t)(macs / SHARE_MACS);
+    if (units < 2 || macs < SPLIT_MACS) {
         share[0] = *whole;
         product_run_alone(&share[0]);
         return share[0].st;

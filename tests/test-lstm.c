@@ -162,7 +162,6 @@ static const size_t shapes[][4] = {
     {2, 4, 9, 1},    {2, 3, 17, 257}, {4, 7, 33, 31}, {16, 12, 64, 48},
     {2, 120, 5, 7},  /* T >= 100 */
     {1, 150, 3, 16},
-    {37, 41, 29, 23}, /* N*T >= 1024 rows: oneDNN's dx on a transposed Wx */
 };
 
 START_TEST(sequence_awkward_shapes)
@@ -397,6 +396,19 @@ START_TEST(many_rows)
 }
 END_TEST
 
+/* Products large enough for what src/hostgemm.c does to oneDNN's GEMMs on
+ * CPU devices: NT products of 1024 rows or more on a transposed copy (dx at
+ * 37x41), and products of 8M multiply-adds or more split over threads, by
+ * rows (x·Wx and dx at 40x30; dWx, whose A is transposed) and by columns
+ * (dWh at 40x30; dx at 10x50, NT without the copy). */
+START_TEST(large_products)
+{
+    sequence_case(37, 41, 29, 23);
+    sequence_case(40, 30, 300, 70);
+    sequence_case(10, 50, 600, 40);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lstm");
@@ -420,11 +432,12 @@ int main(void)
     tcase_add_test(tc, out_of_order_queue_is_refused);
     suite_add_tcase(s, tc);
 
-    /* left out on Oclgrind (tests/oclgrind.sh), where it would take hours */
+    /* left out on Oclgrind (tests/oclgrind.sh), where they would take hours */
     tc = tcase_create("many rows");
     tcase_set_tags(tc, "many-rows");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, many_rows);
+    tcase_add_test(tc, large_products); /* oneDNN's GEMMs do not run there */
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
