@@ -7,7 +7,10 @@
  * the global size along dimension 1.  The weights
  * are first packed (lstm_pack_fwd, lstm_pack_bwd) so that each work-item
  * streams one contiguous panel, zero-padded past H.  Sums run in a fixed
- * order, so results are the same on every run. */
+ * order, so results are the same on every run.  Multiply-adds are written
+ * a*b + c, which OpenCL C contracts to FMA where the device has it (PoCL
+ * compiles mad() to a separate multiply and add).  The file ends with the
+ * float16 elementwise step kernels of the GEMM path on CPU devices. */
 
 #define VW 16
 #define RB 4
