@@ -80,8 +80,8 @@ static int host_may_map(cl_mem mem, int write)
 
 /* Row-major products of at least this many rows take B (N x K, stored
  * transposed) as a transposed copy: oneDNN 2.6's sgemm runs NT at about 150
- * GFLOP/s here, NN at 205, and the copy (about 2 ns a float) pays from
- * roughly 600 rows on (docs/performance.md). */
+ * GFLOP/s here, NN at 205 (docs/performance.md), and the copy (about 2 ns a
+ * float) paid from a few hundred rows on in standalone timings. */
 #define TRANSPOSE_ROWS 1024
 
 /* B^T (K x N, leading dimension N) of B (N x K, leading dimension ldb) in the
