@@ -274,7 +274,7 @@ __kernel void lstm_bwd_fused(const int N, const int H, const int n_rec,
  * same arguments: work-item (jb, r) owns units VW·jb.. (below H) of rows r,
  * r + the global size along dimension 1, and so on.  PoCL compiles the float16
  * math to SIMD code; the scalar kernel, exp and tanh included, stays scalar
- * code under PoCL (no vector register in its machine code). */
+ * code under PoCL (no ymm or zmm register in its machine code). */
 __kernel void lstm_fwd_step_vec(const int N, const int H,
                                 __global float *gates, const int g_off, const int g_ld,
                                 const int store_gates,
