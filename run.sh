@@ -4,6 +4,7 @@
 #   ./run.sh test                          runs the test suite
 #   ./run.sh demo [lstmcl-demo options]    one forward+backward checked against a reference
 #   ./run.sh sanitize                      the tests under ASan and UBSan (build-sanitize)
+#   ./run.sh tsan                          the thread tests under ThreadSanitizer (build-tsan)
 #   ./run.sh valgrind                      the host-side tests under valgrind
 #   ./run.sh fuzz [SECONDS]                the file parsers under libFuzzer (build-fuzz)
 #   ./run.sh build                         only builds (into ./build)
@@ -72,6 +73,18 @@ sanitize)
     ASAN_OPTIONS="detect_leaks=1" \
         exec meson test -C build-sanitize --print-errorlogs --no-suite oclgrind "$@"
     ;;
+tsan)
+    # the tests of threads (one context shared, contexts side by side) built
+    # with ThreadSanitizer: PoCL's own threads are not instrumented, but every
+    # access of lstmcl's and the pthread calls that order them are
+    install_missing
+    if [ ! -f build-tsan/build.ninja ]; then
+        meson setup build-tsan -Db_sanitize=thread -Db_lundef=false >&2
+    fi
+    ninja -C build-tsan >&2
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        exec meson test -C build-tsan --print-errorlogs threads robust "$@"
+    ;;
 valgrind)
     # the host-side tests under valgrind's memcheck
     install_missing valgrind
@@ -106,7 +119,7 @@ build)
     build
     ;;
 *)
-    echo "usage: ./run.sh train|test|demo|sanitize|valgrind|fuzz|build [options]" >&2
+    echo "usage: ./run.sh train|test|demo|sanitize|tsan|valgrind|fuzz|build [options]" >&2
     exit 2
     ;;
 esac

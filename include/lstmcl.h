@@ -11,7 +11,8 @@
  *
  * Conventions
  * - Every call that can fail returns an lstmcl_status: LSTMCL_SUCCESS (0) or a
- *   negative error.  After an error, lstmcl_context_message() says what failed
+ *   negative error.  After an error, lstmcl_context_message() (on the same
+ *   thread) says what failed
  *   (which argument, the OpenCL error by name, the kernel build log) and the
  *   context stays usable.
  * - Output parameters that receive an object come first.
@@ -19,9 +20,16 @@
  *   the call; lstmcl keeps no pointer to caller memory after a call returns.
  * - Gradients are written (overwritten), never accumulated.
  * - Destroy functions accept NULL and do nothing.
- * - Thread safety: distinct contexts may be used from distinct threads at the
- *   same time.  One context, and the caches it made, must be used by one
- *   thread at a time.
+ * - Thread safety: every function may be called from any thread.  Distinct
+ *   contexts run side by side.  One context may be shared by threads: its
+ *   calls (and those on its caches, plans and stacks) take the context's lock
+ *   and run one at a time, each with the result it would have alone, so
+ *   threads that want to run at the same time give each its own context.  A
+ *   cache, plan or stack may be used and destroyed on a thread other than
+ *   the one that made it.  lstmcl_context_message() is per thread: it reports
+ *   the calling thread's last failure on that context.  Destroying a context
+ *   while another thread still calls on it (or on its objects) is the
+ *   caller's error, as with free().
  *
  * OpenCL interop (creating a context on an application's own command queue)
  * lives in <lstmcl_cl.h>, so that this header needs no OpenCL headers.
@@ -135,8 +143,11 @@ LSTMCL_API lstmcl_status lstmcl_devices(char *buf, size_t size, size_t *needed);
 LSTMCL_API lstmcl_status lstmcl_device_nth(const char *selector, size_t k, char *buf,
                                            size_t size, size_t *count);
 
-/* The last detailed error message of this context, "" if none.  The string
- * belongs to the context and is valid until its next call.  NULL ctx: "". */
+/* The detailed message of the calling thread's last failed call on this
+ * context, "" if none (or if a later call of this thread on it succeeded
+ * and cleared it).  Another thread's calls never change it.  The string
+ * belongs to the calling thread and is valid until its next call on the
+ * context.  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_message(const lstmcl_context *ctx);
 
 /* The detailed message of the calling thread's last failed

@@ -4,6 +4,7 @@
 
 #include <clblast_c.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ const char *lstmcl_context_device_name(const lstmcl_context *ctx)
 
 cl_command_queue lstmcl_context_queue(const lstmcl_context *ctx)
 {
+    /* a call in progress may have swapped in its side queue: wait for it */
+    LSTMCL_LOCKED((lstmcl_context *)ctx);
     return ctx ? ctx->queue : NULL;
 }
 
@@ -41,18 +44,41 @@ cl_device_id lstmcl_context_device(const lstmcl_context *ctx)
     return ctx ? ctx->device : NULL;
 }
 
+static atomic_ulong next_serial;
+
 static lstmcl_context *context_alloc(void)
 {
+    pthread_mutexattr_t attr;
     lstmcl_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
-    ctx->message_cap = 256;
-    ctx->message = calloc(1, ctx->message_cap);
-    if (!ctx->message) {
+    ctx->serial = atomic_fetch_add(&next_serial, 1) + 1;
+    if (pthread_mutexattr_init(&attr) != 0) {
         free(ctx);
         return NULL;
     }
+    if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) != 0 ||
+        pthread_mutex_init(&ctx->lock, &attr) != 0) {
+        pthread_mutexattr_destroy(&attr);
+        free(ctx);
+        return NULL;
+    }
+    pthread_mutexattr_destroy(&attr);
+    ctx->lock_made = 1;
     return ctx;
+}
+
+lstmcl_context *lstmcl__lock(lstmcl_context *ctx)
+{
+    if (ctx)
+        pthread_mutex_lock(&ctx->lock);
+    return ctx;
+}
+
+void lstmcl__unlock_scope(lstmcl_context **held)
+{
+    if (*held)
+        pthread_mutex_unlock(&(*held)->lock);
 }
 
 /* Reads $LSTMCL_KERNEL_DIR/name when that variable is set (kernel
@@ -194,6 +220,7 @@ const char *lstmcl_context_gemm(const lstmcl_context *ctx)
 
 void lstmcl_context_counters(lstmcl_context *ctx, lstmcl_counters *out, int reset)
 {
+    LSTMCL_LOCKED(ctx);
     if (out) {
         if (ctx)
             *out = ctx->counters;
@@ -617,6 +644,10 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
     int i;
     if (!ctx)
         return;
+    /* wait for a call in progress on another thread; calling on the context
+     * after this point, or destroying it twice, is the caller's error */
+    if (ctx->lock_made)
+        pthread_mutex_lock(&ctx->lock);
     if (ctx->queue)
         clFinish(ctx->queue);
     /* Orphan the caches still alive: free their device memory, keep the
@@ -680,7 +711,10 @@ void lstmcl_context_destroy(lstmcl_context *ctx)
         pthread_mutex_unlock(&live_lock);
     }
     free(ctx->host_tmp);
-    free(ctx->message);
+    if (ctx->lock_made) {
+        pthread_mutex_unlock(&ctx->lock);
+        pthread_mutex_destroy(&ctx->lock);
+    }
     free(ctx);
 }
 

@@ -1,6 +1,7 @@
 /* Status names and messages, OpenCL error names, and the context's message. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,39 +76,113 @@ const char *lstmcl__cl_error_name(cl_int err)
     }
 }
 
-void lstmcl__clear_message(lstmcl_context *ctx)
+/* Each thread keeps its own last message for the last few contexts it used,
+ * so that threads sharing a context never read or overwrite each other's
+ * text.  A slot names its context by address and serial number: a context
+ * made later at the same address is a different one. */
+#define MESSAGE_SLOTS 8
+
+typedef struct {
+    const lstmcl_context *ctx;
+    unsigned long serial;
+    char *text; /* heap, "" when none */
+    size_t cap;
+} message_slot;
+
+typedef struct {
+    message_slot slot[MESSAGE_SLOTS];
+    unsigned next; /* the slot to reuse when none matches */
+} thread_messages;
+
+static _Thread_local thread_messages *mine;
+static pthread_key_t messages_key;
+static pthread_once_t messages_once = PTHREAD_ONCE_INIT;
+static int messages_key_made;
+
+static void messages_free(void *p)
 {
-    if (ctx && ctx->message)
-        ctx->message[0] = '\0';
+    thread_messages *tm = p;
+    int i;
+    if (!tm)
+        return;
+    for (i = 0; i < MESSAGE_SLOTS; i++)
+        free(tm->slot[i].text);
+    free(tm);
 }
 
-static void set_message(lstmcl_context *ctx, const char *fmt, va_list ap)
+static void messages_key_create(void)
+{
+    messages_key_made = pthread_key_create(&messages_key, messages_free) == 0;
+}
+
+/* The calling thread's slot for ctx: the one it has, else (when make is
+ * set) a fresh or the oldest one; NULL when none is had or can be made. */
+static message_slot *slot_of(const lstmcl_context *ctx, int make)
+{
+    int i;
+    message_slot *s;
+    if (!mine) {
+        if (!make)
+            return NULL;
+        pthread_once(&messages_once, messages_key_create);
+        mine = calloc(1, sizeof *mine);
+        if (!mine)
+            return NULL;
+        if (messages_key_made)
+            pthread_setspecific(messages_key, mine); /* freed when the thread ends */
+    }
+    for (i = 0; i < MESSAGE_SLOTS; i++)
+        if (mine->slot[i].ctx == ctx && mine->slot[i].serial == ctx->serial)
+            return &mine->slot[i];
+    if (!make)
+        return NULL;
+    s = &mine->slot[mine->next++ % MESSAGE_SLOTS];
+    s->ctx = ctx;
+    s->serial = ctx->serial;
+    if (s->text)
+        s->text[0] = '\0';
+    return s;
+}
+
+void lstmcl__clear_message(lstmcl_context *ctx)
+{
+    message_slot *s = ctx ? slot_of(ctx, 0) : NULL;
+    if (s && s->text)
+        s->text[0] = '\0';
+}
+
+static void set_message(message_slot *s, const char *fmt, va_list ap)
 {
     va_list ap2;
     int len;
+    char probe[1];
 
     va_copy(ap2, ap);
-    len = vsnprintf(ctx->message, ctx->message_cap, fmt, ap2);
+    len = vsnprintf(probe, sizeof probe, fmt, ap2);
     va_end(ap2);
     if (len < 0)
         return;
-    if ((size_t)len >= ctx->message_cap) {
-        char *bigger = realloc(ctx->message, (size_t)len + 1);
-        if (!bigger)
-            return; /* keep the truncated message */
-        ctx->message = bigger;
-        ctx->message_cap = (size_t)len + 1;
-        vsnprintf(ctx->message, ctx->message_cap, fmt, ap);
+    if ((size_t)len >= s->cap) {
+        char *bigger = realloc(s->text, (size_t)len + 1);
+        if (!bigger) {
+            if (s->text)
+                s->text[0] = '\0';
+            return;
+        }
+        s->text = bigger;
+        s->cap = (size_t)len + 1;
     }
+    vsnprintf(s->text, s->cap, fmt, ap);
 }
 
 lstmcl_status lstmcl__fail(lstmcl_context *ctx, lstmcl_status status, const char *fmt, ...)
 {
     va_list ap;
-    if (!ctx || !ctx->message)
+    message_slot *s = ctx ? slot_of(ctx, 1) : NULL;
+    if (!s)
         return status;
     va_start(ap, fmt);
-    set_message(ctx, fmt, ap);
+    set_message(s, fmt, ap);
     va_end(ap);
     return status;
 }
@@ -124,7 +199,8 @@ lstmcl_status lstmcl__fail_cl(lstmcl_context *ctx, cl_int err, const char *what)
 
 const char *lstmcl_context_message(const lstmcl_context *ctx)
 {
-    return (ctx && ctx->message) ? ctx->message : "";
+    message_slot *s = ctx ? slot_of(ctx, 0) : NULL;
+    return (s && s->text) ? s->text : "";
 }
 
 static atomic_long fault_at, fault_count;

@@ -5,6 +5,7 @@
 #include "lstmcl.h"
 #include "lstmcl_cl.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -234,8 +235,9 @@ struct lstmcl_context {
     cl_ulong global_mem;        /* CL_DEVICE_GLOBAL_MEM_SIZE */
     char device_name[520];
     char tuning[4900];          /* where the CLBlast parameters came from */
-    char *message;              /* last detailed error, heap; "" when none */
-    size_t message_cap;
+    unsigned long serial;       /* unique in the process: keys each thread's message */
+    pthread_mutex_t lock;       /* held by every call on the context (LSTMCL_LOCKED) */
+    int lock_made;
     lstmcl_pooled pool[LSTMCL_POOL_MAX]; /* free device buffers kept for reuse */
     int npool;
     cl_mem gemm_temp;           /* scratch for CLBlast's indirect GEMM */
@@ -268,6 +270,20 @@ void lstmcl__side_end(lstmcl_context *ctx);
 lstmcl_status lstmcl__side_join(lstmcl_context *ctx);
 cl_int lstmcl__finish_all(lstmcl_context *ctx);
 
+/* Every public call on a context, or on a cache, plan or stack of one, holds
+ * the context's lock from its first line to its return:
+ *   LSTMCL_LOCKED(ctx);
+ * so one context shared by threads serves their calls one at a time (the
+ * lock is recursive: a call may make others).  NULL locks nothing.  Needs
+ * GCC's or Clang's cleanup attribute, as the rest of the build does. */
+lstmcl_context *lstmcl__lock(lstmcl_context *ctx);
+void lstmcl__unlock_scope(lstmcl_context **held);
+#define LSTMCL_LOCKED(ctx)                                                                     \
+    lstmcl_context *lstmcl__held_ __attribute__((cleanup(lstmcl__unlock_scope), unused)) =    \
+        lstmcl__lock(ctx)
+
+/* Detailed messages are kept per thread and per context (error.c): what
+ * lstmcl_context_message() returns is the calling thread's own. */
 /* Records a detailed message; returns status so that callers can
  * `return lstmcl__fail(ctx, LSTMCL_ERROR_..., "...")`. */
 lstmcl_status lstmcl__fail(lstmcl_context *ctx, lstmcl_status status, const char *fmt, ...)

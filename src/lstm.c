@@ -289,6 +289,7 @@ lstmcl_status lstmcl_step_forward(lstmcl_context *ctx, size_t N, size_t D, size_
                                   const float *Wx, const float *Wh, const float *b, float *next_h,
                                   float *next_c, lstmcl_cache **cache)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_step_forward";
     if (cache)
         *cache = NULL;
@@ -310,6 +311,7 @@ lstmcl_status lstmcl_forward(lstmcl_context *ctx, size_t N, size_t T, size_t D, 
                              const float *x, const float *h0, const float *Wx, const float *Wh,
                              const float *b, float *h, lstmcl_cache **cache)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_forward";
     if (cache)
         *cache = NULL;
@@ -330,6 +332,7 @@ lstmcl_status lstmcl_step_backward(lstmcl_context *ctx, const lstmcl_cache *cach
                                    float *dprev_h, float *dprev_c, float *dWx, float *dWh,
                                    float *db)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_step_backward";
     lstmcl_status st;
 
@@ -352,6 +355,7 @@ lstmcl_status lstmcl_step_backward(lstmcl_context *ctx, const lstmcl_cache *cach
 lstmcl_status lstmcl_backward(lstmcl_context *ctx, const lstmcl_cache *cache, const float *dh,
                               float *dx, float *dh0, float *dWx, float *dWh, float *db)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_backward";
     lstmcl_status st;
 
@@ -371,6 +375,7 @@ lstmcl_status lstmcl_backward(lstmcl_context *ctx, const lstmcl_cache *cache, co
 
 void lstmcl_cache_destroy(lstmcl_cache *cache)
 {
+    LSTMCL_LOCKED(cache ? cache->ctx : NULL);
     int i;
     if (!cache)
         return;

@@ -497,6 +497,7 @@ lstmcl_status lstmcl_forward_ex(lstmcl_context *ctx, size_t N, size_t T, size_t 
                                 const float *Wh, const float *b, float *h, float *hT, float *cT,
                                 lstmcl_cache **cache)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_forward_ex";
     lstmcl_dims dims;
     shape s;
@@ -526,6 +527,7 @@ lstmcl_status lstmcl_backward_ex(lstmcl_context *ctx, const lstmcl_cache *cache,
                                  const float *dhT, const float *dcT, float *dx, float *dh0,
                                  float *dc0, float *dWx, float *dWh, float *db)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_backward_ex";
     lstmcl_status st;
     if (!ctx)
@@ -546,6 +548,7 @@ lstmcl_status lstmcl_model_forward(lstmcl_context *ctx, const lstmcl_weights *w,
                                    const float *x, const float *h0, const float *c0, float *y,
                                    float *hn, float *cn, lstmcl_cache **cache)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_model_forward";
     const float *wx[2 * LSTMCL_WEIGHTS_MAX_LAYERS], *wh[2 * LSTMCL_WEIGHTS_MAX_LAYERS],
         *bs[2 * LSTMCL_WEIGHTS_MAX_LAYERS];
@@ -584,6 +587,7 @@ lstmcl_status lstmcl_model_backward(lstmcl_context *ctx, const lstmcl_cache *cac
                                     const float *dy, const float *dhn, const float *dcn,
                                     float *dx, float *dh0, float *dc0, float *dweights)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_model_backward";
     lstmcl_status st;
     if (!ctx)

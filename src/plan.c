@@ -269,6 +269,7 @@ static lstmcl_status check_buffers(const lstmcl_plan *plan, const char *fn)
 lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t N, size_t T,
                                  size_t D, size_t H)
 {
+    LSTMCL_LOCKED(ctx);
     lstmcl_plan_desc desc;
     memset(&desc, 0, sizeof desc);
     desc.N = N, desc.T = T, desc.D = D, desc.H = H;
@@ -278,6 +279,7 @@ lstmcl_status lstmcl_plan_create(lstmcl_plan **out, lstmcl_context *ctx, size_t 
 lstmcl_status lstmcl_plan_create_ex(lstmcl_plan **out, lstmcl_context *ctx,
                                     const lstmcl_plan_desc *desc)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_plan_create";
     lstmcl_plan *plan;
     lstmcl_dims d;
@@ -353,6 +355,7 @@ lstmcl_status lstmcl_plan_create_ex(lstmcl_plan **out, lstmcl_context *ctx,
 
 lstmcl_status lstmcl_plan_set_lengths(lstmcl_plan *plan, const int *lengths)
 {
+    LSTMCL_LOCKED(plan ? plan->ctx : NULL);
     static const char fn[] = "lstmcl_plan_set_lengths";
     lstmcl_context *ctx;
     size_t N, T, n, r, s, t, longest = 0, total = 0, *order = NULL, *count, *cnt = NULL,
@@ -449,6 +452,7 @@ done:
 
 void lstmcl_plan_destroy(lstmcl_plan *plan)
 {
+    LSTMCL_LOCKED(plan ? plan->ctx : NULL);
     int i;
     if (!plan)
         return;
@@ -795,6 +799,7 @@ static size_t span(size_t rows, size_t ld, size_t w)
 
 lstmcl_status lstmcl_plan_forward(lstmcl_plan *plan, const lstmcl_forward_args *a)
 {
+    LSTMCL_LOCKED(plan ? plan->ctx : NULL);
     static const char fn[] = "lstmcl_plan_forward";
     lstmcl_context *ctx;
     const lstmcl_dims *d;
@@ -1134,6 +1139,7 @@ lstmcl_status lstmcl__colsum(lstmcl_context *ctx, size_t rows, size_t cols, cl_m
 
 lstmcl_status lstmcl_plan_backward(lstmcl_plan *plan, const lstmcl_backward_args *a)
 {
+    LSTMCL_LOCKED(plan ? plan->ctx : NULL);
     static const char fn[] = "lstmcl_plan_backward";
     lstmcl_context *ctx;
     const lstmcl_dims *d;

@@ -61,6 +61,7 @@ size_t lstmcl_stack_param_count(const lstmcl_stack *s)
 
 void lstmcl_stack_destroy(lstmcl_stack *s)
 {
+    LSTMCL_LOCKED(s ? s->ctx : NULL);
     size_t l;
     if (!s)
         return;
@@ -99,6 +100,7 @@ static lstmcl_status new_buffer(lstmcl_context *ctx, size_t bytes, cl_mem *out)
 lstmcl_status lstmcl_stack_create(lstmcl_stack **out, lstmcl_context *ctx, size_t layers,
                                   size_t N, size_t T, size_t D, size_t H)
 {
+    LSTMCL_LOCKED(ctx);
     lstmcl_stack_desc desc;
     memset(&desc, 0, sizeof desc);
     desc.layers = layers, desc.N = N, desc.T = T, desc.D = D, desc.H = H;
@@ -108,6 +110,7 @@ lstmcl_status lstmcl_stack_create(lstmcl_stack **out, lstmcl_context *ctx, size_
 lstmcl_status lstmcl_stack_create_ex(lstmcl_stack **out, lstmcl_context *ctx,
                                      const lstmcl_stack_desc *desc)
 {
+    LSTMCL_LOCKED(ctx);
     static const char fn[] = "lstmcl_stack_create";
     lstmcl_stack *s;
     lstmcl_status st = LSTMCL_SUCCESS;
@@ -210,6 +213,7 @@ static cl_uint hash32(cl_uint x)
 
 lstmcl_status lstmcl_stack_set_lengths(lstmcl_stack *s, const int *lengths)
 {
+    LSTMCL_LOCKED(s ? s->ctx : NULL);
     lstmcl_context *ctx = alive(s);
     lstmcl_plan *p[4];
     lstmcl_status st;
@@ -227,6 +231,7 @@ lstmcl_status lstmcl_stack_set_lengths(lstmcl_stack *s, const int *lengths)
 lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *s, float p, unsigned long long seed,
                                        unsigned long long counter)
 {
+    LSTMCL_LOCKED(s ? s->ctx : NULL);
     lstmcl_context *ctx = alive(s);
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
@@ -240,6 +245,7 @@ lstmcl_status lstmcl_stack_set_dropout(lstmcl_stack *s, float p, unsigned long l
 lstmcl_status lstmcl_stack_set_dropout_rows(lstmcl_stack *s, size_t first_row,
                                             size_t total_rows)
 {
+    LSTMCL_LOCKED(s ? s->ctx : NULL);
     lstmcl_context *ctx = alive(s);
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
@@ -283,6 +289,7 @@ lstmcl_status lstmcl_stack_forward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_tens
                                    lstmcl_tensor h0, lstmcl_tensor c0, lstmcl_tensor hT,
                                    lstmcl_tensor cT, lstmcl_tensor h, int training)
 {
+    LSTMCL_LOCKED(s ? s->ctx : NULL);
     static const char fn[] = "lstmcl_stack_forward";
     lstmcl_context *ctx = alive(s);
     const size_t state = s ? s->L * s->dirs * s->N * s->H : 0;
@@ -339,6 +346,7 @@ lstmcl_status lstmcl_stack_backward(lstmcl_stack *s, lstmcl_tensor x, lstmcl_ten
                                     lstmcl_tensor c0, lstmcl_tensor dh, lstmcl_tensor dx,
                                     lstmcl_tensor dparams, int accumulate)
 {
+    LSTMCL_LOCKED(s ? s->ctx : NULL);
     static const char fn[] = "lstmcl_stack_backward";
     lstmcl_context *ctx = alive(s);
     const size_t count = s ? lstmcl_stack_param_count(s) : 0;

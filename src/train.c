@@ -40,6 +40,7 @@ lstmcl_status lstmcl_embedding_forward(lstmcl_context *ctx, size_t n, size_t D, 
                                        lstmcl_tensor tokens, lstmcl_tensor table,
                                        lstmcl_tensor out)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_embedding_forward");
     if ((st = check_sizes(ctx, fn, n, D, V)))
         return st;
@@ -65,6 +66,7 @@ lstmcl_status lstmcl_embedding_backward(lstmcl_context *ctx, size_t n, size_t D,
                                         lstmcl_tensor tokens, lstmcl_tensor dout,
                                         lstmcl_tensor dtable, int accumulate)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_embedding_backward");
     size_t C, chunk, cap, bytes;
     cl_mem scratch = NULL;
@@ -136,6 +138,7 @@ lstmcl_status lstmcl_linear_forward(lstmcl_context *ctx, size_t rows, size_t in,
                                     lstmcl_tensor x, lstmcl_tensor W, lstmcl_tensor b,
                                     lstmcl_tensor y)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_linear_forward");
     if ((st = check_sizes(ctx, fn, rows, in, out)))
         return st;
@@ -156,6 +159,7 @@ lstmcl_status lstmcl_linear_backward(lstmcl_context *ctx, size_t rows, size_t in
                                      lstmcl_tensor dx, lstmcl_tensor dW, lstmcl_tensor db,
                                      int accumulate)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_linear_backward");
     const float beta = accumulate ? 1.0f : 0.0f;
     if ((st = check_sizes(ctx, fn, rows, in, out)))
@@ -184,6 +188,7 @@ lstmcl_status lstmcl_softmax_cross_entropy(lstmcl_context *ctx, size_t rows, siz
                                            lstmcl_tensor loss, lstmcl_tensor dlogits,
                                            float scale)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_softmax_cross_entropy");
     if ((st = check_sizes(ctx, fn, rows, V, 1)))
         return st;
@@ -222,6 +227,7 @@ static lstmcl_status sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tenso
 lstmcl_status lstmcl_sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
                                  double *result)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_sum_squares");
     cl_mem buf = NULL;
     float sum = 0.0f;
@@ -252,6 +258,7 @@ lstmcl_status lstmcl_sum_squares(lstmcl_context *ctx, size_t count, lstmcl_tenso
 lstmcl_status lstmcl_clip_scale(lstmcl_context *ctx, size_t count, lstmcl_tensor x,
                                 float max_norm, lstmcl_tensor out)
 {
+    LSTMCL_LOCKED(ctx);
     START("lstmcl_clip_scale");
     if (!(max_norm >= 0) || !isfinite(max_norm))
         return lstmcl__fail(ctx, LSTMCL_ERROR_INVALID_ARGUMENT,
@@ -313,6 +320,7 @@ lstmcl_status lstmcl_adam_step(lstmcl_context *ctx, size_t count, lstmcl_tensor 
                                const lstmcl_adam_settings *s, unsigned long step,
                                float grad_scale)
 {
+    LSTMCL_LOCKED(ctx);
     const lstmcl_tensor none = {NULL, 0};
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
@@ -324,6 +332,7 @@ lstmcl_status lstmcl_adam_step_scaled(lstmcl_context *ctx, size_t count, lstmcl_
                                       const lstmcl_adam_settings *s, unsigned long step,
                                       lstmcl_tensor grad_scale)
 {
+    LSTMCL_LOCKED(ctx);
     if (!ctx)
         return LSTMCL_ERROR_INVALID_ARGUMENT;
     if (!grad_scale.mem)
