@@ -6,9 +6,12 @@ any OpenCL device by the lstmcl C library (through ctypes; no compile step).
 The library is found through the environment variable LSTMCL_LIBRARY (a
 path), then the installed library, then a build tree next to this package
 (../../build).  The device comes from LSTMCL_DEVICE, or set_device(selector)
-before the first call; devices() lists them.  One context serves the whole
-process; it is made at first use and released at exit.  Failures raise
-lstmcl.Error with lstmcl's status name and message.
+before the first call; devices() lists them.  Every function may be called
+from any number of threads: the package keeps a small pool of contexts on
+that device (set_max_contexts, 4 by default), made at first use and
+released at exit, and each call borrows one, so calls in different threads
+run at the same time and give, bitwise, what they give on one thread.
+Failures raise lstmcl.Error with lstmcl's status name and message.
 
 The work runs in float32 on the device; results come back in the inputs'
 dtype (float64 in, float64 out), in C order."""
@@ -19,7 +22,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["Error", "set_device", "devices", "device_name", "lstm_step_forward",
+__all__ = ["Error", "set_device", "set_max_contexts", "max_contexts", "devices", "device_name",
+           "lstm_step_forward",
            "lstm_step_backward", "lstm_forward", "lstm_backward"]
 
 
@@ -112,22 +116,62 @@ def _declare(lib):
 
 
 # ---------------------------------------------------------------- context
+#
+# Every function here may be called from any number of threads.  The C
+# library serves one call at a time per context, so the package keeps a pool
+# of contexts on the chosen device: a call borrows an idle one (making a new
+# one while fewer than max_contexts() exist, else waiting for one), and gives
+# it back when it returns.  A backward runs on the context its forward ran
+# on, since the cache lives there.  The GIL is released during every C call.
+
+class _Context:
+    __slots__ = ("h",)
+
+    def __init__(self, handle):
+        self.h = handle
+
 
 _device = None
-_ctx = None
-_ctx_lock = threading.Lock()
+_max_contexts = 4
+_contexts = []      # every context made, in order
+_idle = []          # those not lent now (the last given back is lent first)
+_making = 0         # contexts being made now
+_cond = threading.Condition()
 
 
 def set_device(selector):
     """Chooses the device (a selector as LSTMCL_DEVICE: "gpu", "pocl",
-    "nvidia:1", "0:2") for the process's context; only before first use."""
+    "nvidia:1", "0:2"; None: LSTMCL_DEVICE, else the first GPU, else the
+    first device) for the process's contexts; only before first use."""
     global _device
-    with _ctx_lock:
-        if _ctx is not None:
+    if selector is not None and not isinstance(selector, str):
+        raise Error("LSTMCL_ERROR_INVALID_ARGUMENT",
+                    "set_device: the selector is a %s; it must be a str or None" %
+                    type(selector).__name__)
+    with _cond:
+        if _contexts or _making:
             raise Error("LSTMCL_ERROR_INVALID_ARGUMENT",
-                        "set_device: the context is made already (on %s); call set_device "
+                        "set_device: a context is made already (on %s); call set_device "
                         "before the first LSTM call" % _name())
-        _device = str(selector)
+        _device = selector
+
+
+def set_max_contexts(n):
+    """How many contexts (so how many calls at the same time) the package may
+    keep on its device; 4 unless set.  Threads beyond that wait for one.
+    Lowering it keeps contexts already made."""
+    global _max_contexts
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise Error("LSTMCL_ERROR_INVALID_ARGUMENT",
+                    "set_max_contexts: n is %r; it must be an int of at least 1" % (n,))
+    with _cond:
+        _max_contexts = n
+        _cond.notify_all()
+
+
+def max_contexts():
+    """The most contexts the package keeps (set_max_contexts)."""
+    return _max_contexts
 
 
 def devices():
@@ -144,39 +188,88 @@ def devices():
     return out
 
 
-def _context():
-    global _ctx
-    if _ctx is not None:
-        return _ctx
-    with _ctx_lock:
-        if _ctx is None:
-            lib = _load()
-            c = _P()
-            sel = _device.encode() if _device is not None else None
-            st = lib.lstmcl_context_create(ctypes.byref(c), sel)
-            if st != 0:
-                raise Error(lib.lstmcl_status_name(st).decode(),
-                            lib.lstmcl_last_create_message().decode(errors="replace"))
-            _ctx = c
+def _make_context():
+    lib = _load()
+    c = _P()
+    sel = _device.encode() if _device is not None else None
+    st = lib.lstmcl_context_create(ctypes.byref(c), sel)
+    if st != 0:
+        raise Error(lib.lstmcl_status_name(st).decode(),
+                    lib.lstmcl_last_create_message().decode(errors="replace"))
+    return _Context(c)
+
+
+def _borrow(ctx=None):
+    """Lends ctx, or any context, to the calling thread until _give_back."""
+    global _making
+    with _cond:
+        if ctx is not None:
+            while ctx not in _idle:
+                if ctx not in _contexts:
+                    raise Error("LSTMCL_ERROR_INVALID_CACHE",
+                                "the context of this cache is released (interpreter exit)")
+                _cond.wait()
+            _idle.remove(ctx)
+            return ctx
+        while not _idle:
+            if len(_contexts) + _making < _max_contexts:
+                _making += 1
+                break
+            _cond.wait()
+        else:
+            return _idle.pop()
+    try:
+        made = _make_context()
+    except BaseException:
+        with _cond:
+            _making -= 1
+            _cond.notify_all()
+        raise
+    with _cond:
+        _making -= 1
+        if not _contexts:
             atexit.register(_release)
-    return _ctx
+        _contexts.append(made)
+    return made
+
+
+def _give_back(ctx):
+    with _cond:
+        _idle.append(ctx)
+        _cond.notify_all()
+
+
+class _lent:
+    """with _lent() as c: a context of the pool for the calling thread."""
+
+    def __init__(self, ctx=None):
+        self.want = ctx
+
+    def __enter__(self):
+        self.ctx = _borrow(self.want)
+        return self.ctx
+
+    def __exit__(self, *exc):
+        _give_back(self.ctx)
 
 
 def _release():
-    global _ctx
-    if _ctx is not None and _lib is not None:
-        _lib.lstmcl_context_destroy(_ctx)
-        _ctx = None
+    with _cond:
+        for c in _contexts:
+            _lib.lstmcl_context_destroy(c.h)
+        _contexts.clear()
+        _idle.clear()
 
 
 def _name():
-    return _lib.lstmcl_context_device_name(_ctx).decode(errors="replace") if _ctx else ""
+    return (_lib.lstmcl_context_device_name(_contexts[0].h).decode(errors="replace")
+            if _contexts else "")
 
 
 def device_name():
-    """"platform / device" of the process's context (made if need be)."""
-    _context()
-    return _name()
+    """"platform / device" of the package's contexts (one made if need be)."""
+    with _lent() as c:
+        return _lib.lstmcl_context_device_name(c.h).decode(errors="replace")
 
 
 def _check_plain(st, what):
@@ -184,10 +277,11 @@ def _check_plain(st, what):
         raise Error(_lib.lstmcl_status_name(st).decode(), what + " failed")
 
 
-def _check(st):
+def _check(st, ctx):
+    """Raises for a failed call on ctx (its message is this thread's)."""
     if st != 0:
         raise Error(_lib.lstmcl_status_name(st).decode(),
-                    _lib.lstmcl_context_message(_ctx).decode(errors="replace"))
+                    _lib.lstmcl_context_message(ctx.h).decode(errors="replace"))
 
 
 # ----------------------------------------------------------------- arrays
@@ -207,9 +301,15 @@ def _f32(name, a, shape):
     if tuple(arr.shape) != tuple(shape):
         raise Error("LSTMCL_ERROR_INVALID_ARGUMENT",
                     "%s has shape %s; it must be %s" % (name, tuple(arr.shape), tuple(shape)))
-    if not np.all(np.isfinite(arr)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)):
+            raise Error("LSTMCL_ERROR_INVALID_ARGUMENT",
+                        "%s holds values beyond float32's range (largest magnitude %g; "
+                        "float32 ends at 3.4e38)" % (name, float(np.max(np.abs(arr)))))
         raise Error("LSTMCL_ERROR_INVALID_ARGUMENT", "%s holds NaN or infinity" % name)
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return out
 
 
 def _ptr(a):
@@ -240,11 +340,13 @@ class _Cache:
     """What a forward kept for its backward (opaque); lstmcl's cache is
     released when this object is collected."""
 
-    def __init__(self, handle, kind, shape, dtype):
+    def __init__(self, handle, kind, shape, dtype, ctx):
         self._h, self._kind, self._shape, self._dtype = handle, kind, shape, dtype
-        self._lib = _lib
+        self._lib, self._ctx = _lib, ctx
 
     def __del__(self):
+        # lstmcl_cache_destroy may run on any thread (it waits for a call in
+        # progress on the cache's context)
         h, self._h = getattr(self, "_h", None), None
         if h and self._lib is not None:
             self._lib.lstmcl_cache_destroy(h)
@@ -272,12 +374,13 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     xs = _f32("x", x, (N, D))
     hs, cs = _f32("prev_h", prev_h, (N, H)), _f32("prev_c", prev_c, (N, H))
     wx, wh, bb = _f32("Wx", Wx, (D, 4 * H)), _f32("Wh", Wh, (H, 4 * H)), _f32("b", b, (4 * H,))
-    ctx = _context()
     nh, nc = np.empty((N, H), np.float32), np.empty((N, H), np.float32)
     c = _P()
-    _check(_lib.lstmcl_step_forward(ctx, N, D, H, _ptr(xs), _ptr(hs), _ptr(cs), _ptr(wx),
-                                    _ptr(wh), _ptr(bb), _ptr(nh), _ptr(nc), ctypes.byref(c)))
-    cache = _Cache(c, "lstm_step_forward", (N, D, H), dt)
+    with _lent() as ctx:
+        _check(_lib.lstmcl_step_forward(ctx.h, N, D, H, _ptr(xs), _ptr(hs), _ptr(cs), _ptr(wx),
+                                        _ptr(wh), _ptr(bb), _ptr(nh), _ptr(nc),
+                                        ctypes.byref(c)), ctx)
+    cache = _Cache(c, "lstm_step_forward", (N, D, H), dt, ctx)
     return nh.astype(dt, copy=False), nc.astype(dt, copy=False), cache
 
 
@@ -291,8 +394,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
                     np.empty((N, H), np.float32))
     dWx, dWh, db = (np.empty((D, 4 * H), np.float32), np.empty((H, 4 * H), np.float32),
                     np.empty((4 * H,), np.float32))
-    _check(_lib.lstmcl_step_backward(_context(), k._h, _ptr(dh), _ptr(dc), _ptr(dx), _ptr(dph),
-                                     _ptr(dpc), _ptr(dWx), _ptr(dWh), _ptr(db)))
+    with _lent(k._ctx) as ctx:
+        _check(_lib.lstmcl_step_backward(ctx.h, k._h, _ptr(dh), _ptr(dc), _ptr(dx), _ptr(dph),
+                                         _ptr(dpc), _ptr(dWx), _ptr(dWh), _ptr(db)), ctx)
     return tuple(a.astype(dt, copy=False) for a in (dx, dph, dpc, dWx, dWh, db))
 
 
@@ -304,12 +408,12 @@ def lstm_forward(x, h0, Wx, Wh, b):
     dt = _out_dtype(x, h0, Wx, Wh, b)
     xs, hs = _f32("x", x, (N, T, D)), _f32("h0", h0, (N, H))
     wx, wh, bb = _f32("Wx", Wx, (D, 4 * H)), _f32("Wh", Wh, (H, 4 * H)), _f32("b", b, (4 * H,))
-    ctx = _context()
     h = np.empty((N, T, H), np.float32)
     c = _P()
-    _check(_lib.lstmcl_forward(ctx, N, T, D, H, _ptr(xs), _ptr(hs), _ptr(wx), _ptr(wh),
-                               _ptr(bb), _ptr(h), ctypes.byref(c)))
-    return h.astype(dt, copy=False), _Cache(c, "lstm_forward", (N, T, D, H), dt)
+    with _lent() as ctx:
+        _check(_lib.lstmcl_forward(ctx.h, N, T, D, H, _ptr(xs), _ptr(hs), _ptr(wx), _ptr(wh),
+                                   _ptr(bb), _ptr(h), ctypes.byref(c)), ctx)
+    return h.astype(dt, copy=False), _Cache(c, "lstm_forward", (N, T, D, H), dt, ctx)
 
 
 def lstm_backward(dh, cache):
@@ -321,6 +425,7 @@ def lstm_backward(dh, cache):
     dx, dh0 = np.empty((N, T, D), np.float32), np.empty((N, H), np.float32)
     dWx, dWh, db = (np.empty((D, 4 * H), np.float32), np.empty((H, 4 * H), np.float32),
                     np.empty((4 * H,), np.float32))
-    _check(_lib.lstmcl_backward(_context(), k._h, _ptr(d), _ptr(dx), _ptr(dh0), _ptr(dWx),
-                                _ptr(dWh), _ptr(db)))
+    with _lent(k._ctx) as ctx:
+        _check(_lib.lstmcl_backward(ctx.h, k._h, _ptr(d), _ptr(dx), _ptr(dh0), _ptr(dWx),
+                                    _ptr(dWh), _ptr(db)), ctx)
     return tuple(a.astype(dt, copy=False) for a in (dx, dh0, dWx, dWh, db))

@@ -86,8 +86,10 @@ class _Weights:
 
 
 class _ModelCache:
-    def __init__(self, handle):
-        self.h, self.lib = handle, _l._lib
+    """A model forward's cache, and the pool's context it lives on."""
+
+    def __init__(self, handle, ctx):
+        self.h, self.lib, self.ctx = handle, _l._lib, ctx
 
     def __del__(self):
         if getattr(self, "h", None):
@@ -127,10 +129,11 @@ class _Function(torch.autograd.Function):
             opt.lengths = lens.ctypes.data_as(ctypes.POINTER(ctypes.c_int))
         c = ctypes.c_void_p()
         want_grad = any(ctx.needs_input_grad[1:])
-        _l._check(_l._lib.lstmcl_model_forward(
-            _l._context(), w.h, N, T, ctypes.byref(opt), _fptr(xs), _fptr(h0s), _fptr(c0s),
-            _fptr(y), _fptr(hn), _fptr(cn), ctypes.byref(c) if want_grad else None))
-        ctx.lstm = (mod, w, _ModelCache(c) if want_grad else None, x.shape, N, T,
+        with _l._lent() as lc:
+            _l._check(_l._lib.lstmcl_model_forward(
+                lc.h, w.h, N, T, ctypes.byref(opt), _fptr(xs), _fptr(h0s), _fptr(c0s),
+                _fptr(y), _fptr(hn), _fptr(cn), ctypes.byref(c) if want_grad else None), lc)
+        ctx.lstm = (mod, w, _ModelCache(c, lc) if want_grad else None, x.shape, N, T,
                     h0 is not None, c0 is not None, x.dtype, len(params))
         dt = x.dtype
         return (torch.from_numpy(y).to(dt), torch.from_numpy(hn).to(dt),
@@ -147,9 +150,10 @@ class _Function(torch.autograd.Function):
         dh0 = np.empty((L * dirs, N, H), np.float32) if has_h0 else None
         dc0 = np.empty((L * dirs, N, H), np.float32) if has_c0 else None
         dw = np.empty(w.count(), np.float32)
-        _l._check(_l._lib.lstmcl_model_backward(
-            _l._context(), cache.h, _fptr(dys), _fptr(dhns), _fptr(dcns), _fptr(dx), _fptr(dh0),
-            _fptr(dc0), _fptr(dw)))
+        with _l._lent(cache.ctx) as lc:
+            _l._check(_l._lib.lstmcl_model_backward(
+                lc.h, cache.h, _fptr(dys), _fptr(dhns), _fptr(dcns), _fptr(dx), _fptr(dh0),
+                _fptr(dc0), _fptr(dw)), lc)
         g = _Weights(L, dirs, mod.input_size, H)
         g.load_flat(dw)
         grads = []

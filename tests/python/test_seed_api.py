@@ -1,4 +1,8 @@
 """lstmcl's four functions against the seed's own numpy code."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -126,6 +130,15 @@ def test_bad_input_raises():
         lstmcl.lstm_forward(x.astype(np.complex128), h0, Wx, Wh, b)
     with pytest.raises(lstmcl.Error, match="NaN"):
         lstmcl.lstm_forward(np.full_like(x, np.nan), h0, Wx, Wh, b)
+    # finite in float64, infinite in float32: refused, not computed as inf
+    big = x.copy()
+    big[0, 0, 0] = 1e300
+    with pytest.raises(lstmcl.Error, match="beyond float32's range") as e:
+        lstmcl.lstm_forward(big, h0, Wx, Wh, b)
+    assert "x holds" in e.value.message
+    _, c = lstmcl.lstm_forward(x, h0, Wx, Wh, b)
+    with pytest.raises(lstmcl.Error, match="dh holds values beyond"):
+        lstmcl.lstm_backward(np.full_like(dh, -1e39), c)
     with pytest.raises(lstmcl.Error, match="h0 has shape"):
         lstmcl.lstm_forward(x, h0[:1], Wx, Wh, b)
     _, step_cache = lstmcl.lstm_step_forward(x[:, 0], h0, h0, Wx, Wh, b)[1:]
@@ -142,6 +155,21 @@ def test_bad_input_raises():
     assert lstmcl.lstm_backward(dh, cache)[0].shape == x.shape
     with pytest.raises(lstmcl.Error, match="before the first"):
         lstmcl.set_device("cpu")
+
+
+def test_set_device_none_is_the_default():
+    """set_device(None) means LSTMCL_DEVICE or the default device, not a
+    selector "None"; anything but a str or None is refused."""
+    code = ("import lstmcl; lstmcl.set_device(None); print(lstmcl.device_name())\n"
+            "try:\n    lstmcl.set_device(3)\nexcept lstmcl.Error as e:\n    print(e.message)")
+    env = dict(os.environ)
+    env.pop("LSTMCL_DEVICE", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    name, refusal = out.stdout.strip().splitlines()
+    assert " / " in name
+    assert "must be a str or None" in refusal
 
 
 def test_caches_are_released():
