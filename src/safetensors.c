@@ -4,6 +4,7 @@
  * then the tensors' bytes, offsets counted from the end of the header. */
 #define _POSIX_C_SOURCE 200809L
 #include "weights.h"
+#include "atomicfile.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -380,8 +381,26 @@ static lstmcl_status build(lstmcl_weights **out, const tensor *t, size_t n,
     return LSTMCL_SUCCESS;
 }
 
+/* Reads a safetensors file of size bytes whose first avail bytes are at p
+ * (all of it to build weights; at least the header to check it: out NULL). */
+static lstmcl_status read_st_part(lstmcl_weights **out, const unsigned char *p, size_t avail,
+                                  size_t size, const char *prefix, const char *where);
+
 static lstmcl_status read_st(lstmcl_weights **out, const unsigned char *p, size_t size,
                              const char *prefix, const char *where)
+{
+    return read_st_part(out, p, size, size, prefix, where);
+}
+
+/* Checks the header of a file of size bytes, from its first avail bytes. */
+static lstmcl_status check_st(const unsigned char *p, size_t avail, size_t size,
+                              const char *where)
+{
+    return read_st_part(NULL, p, avail, size, NULL, where);
+}
+
+static lstmcl_status read_st_part(lstmcl_weights **out, const unsigned char *p, size_t avail,
+                                  size_t size, const char *prefix, const char *where)
 {
     uint64_t hlen, data_len;
     json_t *root = NULL;
@@ -456,7 +475,7 @@ static lstmcl_status read_st(lstmcl_weights **out, const unsigned char *p, size_
     }
     if (st == LSTMCL_SUCCESS)
         st = check_cover(t, n, data_len, where);
-    if (st == LSTMCL_SUCCESS)
+    if (st == LSTMCL_SUCCESS && out && avail == size)
         st = build(out, t, n, p + 8 + hlen, prefix, where);
     free(t);
     json_decref(root);
@@ -499,6 +518,44 @@ lstmcl_status lstmcl_weights_load_safetensors(lstmcl_weights **out, const char *
         return FAIL(TOO_LARGE, "%.200s: too large for this machine's memory", path);
     }
     size = (size_t)sb.st_size;
+    /* the header first: a file it does not describe is refused before its
+     * payload is read */
+    {
+        unsigned char len8[8];
+        uint64_t hlen;
+        size_t head;
+        if (size < 8) {
+            fclose(f);
+            return read_st(out, len8, size, prefix, path); /* refused: too short */
+        }
+        if (fread(len8, 1, 8, f) != 8) {
+            fclose(f);
+            return FAIL(IO, "%.200s: read failed", path);
+        }
+        hlen = le64(len8);
+        head = hlen <= HEADER_MAX && hlen <= size - 8 ? 8 + (size_t)hlen : 8;
+        buf = malloc(head);
+        if (!buf) {
+            fclose(f);
+            return FAIL(OUT_OF_HOST_MEMORY, "%.200s: out of host memory", path);
+        }
+        memcpy(buf, len8, 8);
+        if (fread(buf + 8, 1, head - 8, f) != head - 8) {
+            free(buf);
+            fclose(f);
+            return FAIL(IO, "%.200s: read failed", path);
+        }
+        st = check_st(buf, head, size, path);
+        free(buf);
+        if (st != LSTMCL_SUCCESS) {
+            fclose(f);
+            return st;
+        }
+        if (fseek(f, 0, SEEK_SET) != 0) {
+            fclose(f);
+            return FAIL(IO, "%.200s: read failed", path);
+        }
+    }
     buf = malloc(size ? size : 1);
     if (!buf) {
         fclose(f);
@@ -563,7 +620,8 @@ lstmcl_status lstmcl_weights_save_safetensors(const lstmcl_weights *w, const cha
                                               const char *prefix)
 {
     json_t *root = NULL, *meta;
-    char *header = NULL, *tmp = NULL, name[320];
+    char *header = NULL, name[320], why[400];
+    af_file out;
     size_t l, d, hlen, pad, H, kind;
     uint64_t offset = 0;
     float *buf[4] = {NULL, NULL, NULL, NULL};
@@ -608,22 +666,16 @@ lstmcl_status lstmcl_weights_save_safetensors(const lstmcl_weights *w, const cha
         return FAIL(OUT_OF_HOST_MEMORY, "out of host memory");
     hlen = strlen(header);
     pad = (8 - hlen % 8) % 8; /* the data starts 8-byte aligned, as safetensors writes it */
-    tmp = malloc(strlen(path) + 32);
-    if (!tmp) {
+    if (af_open(&out, path, why, sizeof why) != 0) {
         free(header);
-        return FAIL(OUT_OF_HOST_MEMORY, "out of host memory");
+        return FAIL(IO, "%.300s", why);
     }
-    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) {
-        st = FAIL(IO, "%.200s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
+    f = out.f;
     for (i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
     if (fwrite(len8, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen ||
         fwrite("        ", 1, pad, f) != pad) {
-        st = FAIL(IO, "%.200s: write failed: %s", tmp, strerror(errno));
+        st = FAIL(IO, "%.200s: write failed: %s", path, strerror(errno));
         goto done;
     }
     for (kind = 0; kind < 4; kind++) {
@@ -642,30 +694,18 @@ lstmcl_status lstmcl_weights_save_safetensors(const lstmcl_weights *w, const cha
             lstmcl_weights_get_torch(w, l, d, buf[W_IH], buf[W_HH], buf[B_IH], buf[B_HH]);
             if (put_le32(f, buf[W_IH], 4 * H * din) || put_le32(f, buf[W_HH], 4 * H * H) ||
                 put_le32(f, buf[B_IH], 4 * H) || put_le32(f, buf[B_HH], 4 * H)) {
-                st = FAIL(IO, "%.200s: write failed: %s", tmp, strerror(errno));
+                st = FAIL(IO, "%.200s: write failed: %s", path, strerror(errno));
                 goto done;
             }
         }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        st = FAIL(IO, "%.200s: write failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (fclose(f) != 0) {
-        f = NULL;
-        st = FAIL(IO, "%.200s: write failed: %s", tmp, strerror(errno));
-        goto done;
-    }
     f = NULL;
-    if (rename(tmp, path) != 0)
-        st = FAIL(IO, "%.200s: cannot rename into place: %s", path, strerror(errno));
+    if (af_commit(&out, why, sizeof why) != 0)
+        st = FAIL(IO, "%.300s", why);
 done:
     if (f)
-        fclose(f);
-    if (st != LSTMCL_SUCCESS)
-        remove(tmp);
+        af_abort(&out);
     for (kind = 0; kind < 4; kind++)
         free(buf[kind]);
-    free(tmp);
     free(header);
     return st;
 }

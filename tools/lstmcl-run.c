@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lstmcl_weights.h"
 #include "npy.h"
+#include "atomicfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lstmcl-run --weights MODEL.safetensors --input X.npy --output Y.npy\n"
             "                  [--batch-first] [--lengths LENGTHS.npy] [--h0 H0.npy --c0 C0.npy]\n"
-            "                  [--state-out PREFIX] [--device SELECTOR] [--repeat R]\n"
+            "                  [--state-out PREFIX] [--prefix NAME] [--device SELECTOR] [--repeat R]\n"
             "Runs the LSTM stack whose weights PyTorch's nn.LSTM saved (its state_dict, as\n"
             "safetensors; layers, directions, D and H come from the tensors) on X and\n"
             "writes its output Y, as nn.LSTM computes it.\n"
@@ -25,14 +26,59 @@ static void usage(FILE *f)
             "           batch (as pack_padded_sequence); Y is zero past each end\n"
             "  H0, C0   float32 or float64 (layers*dirs, N, H) initial states (default 0)\n"
             "  PREFIX   writes the final states to PREFIX_h.npy and PREFIX_c.npy\n"
+            "  NAME     the LSTM whose tensors are NAMEweight_ih_l0 ... (\"lstm.\" for a\n"
+            "           module's lstm), when the file holds more than one\n"
             "  R        runs R times and prints the median time of a run\n"
-            "  SELECTOR as LSTMCL_DEVICE (README, \"Choosing a device\")\n");
+            "  SELECTOR as LSTMCL_DEVICE (README, \"Choosing a device\")\n"
+            "Outputs are written whole (a new file renamed into place; a FIFO or device\n"
+            "written as it is); an output that names one of the inputs is refused.\n");
 }
 
 static int die(const char *file, const char *msg)
 {
     fprintf(stderr, "lstmcl-run: %s: %s\n", file, msg);
     return 1;
+}
+
+/* Refuses (with a message) outputs that name an input or each other: Y and
+ * the final states would replace what the run reads, or each other. */
+static int refuse_overlaps(const char *wpath, const char *xpath, const char *ypath,
+                           const char *lpath, const char *h0path, const char *c0path,
+                           const char *prefix)
+{
+    char hpath[4096], cpath[4096];
+    const char *ins[][2] = {{"--weights", wpath}, {"--input", xpath}, {"--lengths", lpath},
+                            {"--h0", h0path},     {"--c0", c0path}};
+    const char *outs[3][2] = {{"--output", ypath}, {NULL, NULL}, {NULL, NULL}};
+    size_t i, j;
+    if (prefix) {
+        if ((size_t)snprintf(hpath, sizeof hpath, "%s_h.npy", prefix) >= sizeof hpath ||
+            (size_t)snprintf(cpath, sizeof cpath, "%s_c.npy", prefix) >= sizeof cpath) {
+            fprintf(stderr, "lstmcl-run: --state-out %s: the name is too long\n", prefix);
+            return -1;
+        }
+        outs[1][0] = "--state-out's h", outs[1][1] = hpath;
+        outs[2][0] = "--state-out's c", outs[2][1] = cpath;
+    }
+    for (i = 0; i < 3; i++) {
+        if (!outs[i][1])
+            continue;
+        for (j = 0; j < sizeof ins / sizeof ins[0]; j++)
+            if (ins[j][1] && af_same_file(outs[i][1], ins[j][1])) {
+                fprintf(stderr, "lstmcl-run: %s %s is the same file as %s %s; lstmcl-run never "
+                                "writes over its inputs\n",
+                        outs[i][0], outs[i][1], ins[j][0], ins[j][1]);
+                return -1;
+            }
+        for (j = 0; j < i; j++)
+            if (outs[j][1] && af_same_file(outs[i][1], outs[j][1])) {
+                fprintf(stderr, "lstmcl-run: %s %s is the same file as %s %s; give each "
+                                "output its own name\n",
+                        outs[i][0], outs[i][1], outs[j][0], outs[j][1]);
+                return -1;
+            }
+    }
+    return 0;
 }
 
 static double now(void)
@@ -101,7 +147,7 @@ static int load_floats(const char *path, const char *what, size_t ndim, const si
 int main(int argc, char **argv)
 {
     const char *wpath = NULL, *xpath = NULL, *ypath = NULL, *lpath = NULL, *h0path = NULL;
-    const char *c0path = NULL, *prefix = NULL, *device = NULL;
+    const char *c0path = NULL, *prefix = NULL, *device = NULL, *tensor_prefix = NULL;
     int batch_first = 0, rc = 1, i;
     unsigned long repeat = 0;
     lstmcl_weights *w = NULL;
@@ -119,6 +165,7 @@ int main(int argc, char **argv)
     memset(&xa, 0, sizeof xa);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **dest = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
@@ -127,29 +174,39 @@ int main(int argc, char **argv)
             batch_first = 1;
             continue;
         }
-        if (!v || a[0] != '-') {
-            fprintf(stderr, "lstmcl-run: %s %s\n", a, v ? "is not an option" : "needs a value");
+        if (!strcmp(a, "--weights"))
+            dest = &wpath;
+        else if (!strcmp(a, "--input"))
+            dest = &xpath;
+        else if (!strcmp(a, "--output"))
+            dest = &ypath;
+        else if (!strcmp(a, "--lengths"))
+            dest = &lpath;
+        else if (!strcmp(a, "--h0"))
+            dest = &h0path;
+        else if (!strcmp(a, "--c0"))
+            dest = &c0path;
+        else if (!strcmp(a, "--state-out"))
+            dest = &prefix;
+        else if (!strcmp(a, "--device"))
+            dest = &device;
+        else if (!strcmp(a, "--prefix"))
+            dest = &tensor_prefix;
+        else if (strcmp(a, "--repeat") != 0) {
+            fprintf(stderr, "lstmcl-run: %s: %s\n", a,
+                    a[0] == '-' ? "unknown option" : "not an option (every value follows its option)");
+            usage(stderr);
+            return 2;
+        }
+        if (!v) {
+            fprintf(stderr, "lstmcl-run: %s needs a value\n", a);
             usage(stderr);
             return 2;
         }
         i++;
-        if (!strcmp(a, "--weights"))
-            wpath = v;
-        else if (!strcmp(a, "--input"))
-            xpath = v;
-        else if (!strcmp(a, "--output"))
-            ypath = v;
-        else if (!strcmp(a, "--lengths"))
-            lpath = v;
-        else if (!strcmp(a, "--h0"))
-            h0path = v;
-        else if (!strcmp(a, "--c0"))
-            c0path = v;
-        else if (!strcmp(a, "--state-out"))
-            prefix = v;
-        else if (!strcmp(a, "--device"))
-            device = v;
-        else if (!strcmp(a, "--repeat")) {
+        if (dest) {
+            *dest = v;
+        } else { /* --repeat */
             char *end = NULL;
             errno = 0;
             repeat = strtoul(v, &end, 10);
@@ -157,10 +214,6 @@ int main(int argc, char **argv)
                 fprintf(stderr, "lstmcl-run: --repeat %s: give a count from 1 to 100000\n", v);
                 return 2;
             }
-        } else {
-            fprintf(stderr, "lstmcl-run: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
         }
     }
     if (!wpath || !xpath || !ypath) {
@@ -168,10 +221,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (refuse_overlaps(wpath, xpath, ypath, lpath, h0path, c0path, prefix) != 0)
+        return 2;
 
-    if (lstmcl_weights_load_safetensors(&w, wpath, NULL) != LSTMCL_SUCCESS) {
+    if (lstmcl_weights_load_safetensors(&w, wpath, tensor_prefix) != LSTMCL_SUCCESS) {
         /* the message names the file */
-        fprintf(stderr, "lstmcl-run: %s\n", lstmcl_weights_last_message());
+        const char *m = lstmcl_weights_last_message();
+        fprintf(stderr, "lstmcl-run: %s%s\n", m,
+                strstr(m, "two LSTMs") ? " (lstmcl-run --prefix NAME: NAME is what stands "
+                                         "before weight_ih_l0 in the tensors' names)"
+                                       : "");
         return 1;
     }
     lstmcl_weights_get_shape(w, &ws);

@@ -1,7 +1,9 @@
 /* .npy files; see npy.h.  The header is a Python dict literal such as
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
  * read here with a small parser of exactly that subset. */
+#define _POSIX_C_SOURCE 200809L
 #include "npy.h"
+#include "atomicfile.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int fail(char *err, size_t n, const char *fmt, ...)
 {
@@ -124,31 +127,35 @@ const char *npy_dtype_name(npy_dtype t)
     return "?";
 }
 
-int npy_parse(const void *buf, size_t size, npy_array *a, char *err, size_t errlen)
+/* The preamble: *hstart (10 or 12) and the header's length, from the first
+ * avail bytes (at least 12 when there are that many). */
+static int preamble(const unsigned char *b, size_t avail, size_t *hstart, size_t *hlen,
+                    char *err, size_t errlen)
 {
-    const unsigned char *b = buf;
-    size_t hlen, hstart, i, bytes;
-    int have_descr = 0, have_order = 0, have_shape = 0;
-    cursor c;
-
-    memset(a, 0, sizeof *a);
-    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+    if (avail < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
         return fail(err, errlen, "not a .npy file (no \\x93NUMPY magic)");
     if (b[6] == 1) {
-        hlen = (size_t)b[8] | (size_t)b[9] << 8;
-        hstart = 10;
+        *hlen = (size_t)b[8] | (size_t)b[9] << 8;
+        *hstart = 10;
     } else if (b[6] == 2 || b[6] == 3) {
-        if (size < 12)
+        if (avail < 12)
             return fail(err, errlen, "the file ends inside its header length");
-        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
-        hstart = 12;
+        *hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        *hstart = 12;
     } else {
         return fail(err, errlen, "format version %d.%d is not one of 1.0, 2.0, 3.0", b[6], b[7]);
     }
-    if (hlen > size - hstart)
-        return fail(err, errlen, "the header is %zu bytes long but the file has %zu after it",
-                    hlen, size - hstart);
-    c.p = (const char *)b + hstart, c.end = c.p + hlen;
+    return 0;
+}
+
+/* The header dictionary h (hlen bytes): dtype, shape, count. */
+static int header(const char *h, size_t hlen, npy_array *a, char *err, size_t errlen)
+{
+    int have_descr = 0, have_order = 0, have_shape = 0;
+    size_t i;
+    cursor c;
+
+    c.p = h, c.end = h + hlen;
     if (!eat(&c, '{'))
         return fail(err, errlen, "the header is not a dictionary");
     while (!eat(&c, '}')) {
@@ -200,39 +207,115 @@ int npy_parse(const void *buf, size_t size, npy_array *a, char *err, size_t errl
             return fail(err, errlen, "the shape's element count overflows");
         a->count *= a->dims[i];
     }
-    bytes = a->count * dtype_size(a->dtype);
-    if (bytes != size - hstart - hlen)
+    return 0;
+}
+
+static int data_size_check(const npy_array *a, size_t have, char *err, size_t errlen)
+{
+    size_t bytes = a->count * dtype_size(a->dtype);
+    if (bytes != have)
         return fail(err, errlen, "the shape and dtype make %zu bytes of data but the file has %zu",
-                    bytes, size - hstart - hlen);
+                    bytes, have);
+    return 0;
+}
+
+int npy_parse(const void *buf, size_t size, npy_array *a, char *err, size_t errlen)
+{
+    const unsigned char *b = buf;
+    size_t hlen, hstart;
+
+    memset(a, 0, sizeof *a);
+    if (preamble(b, size, &hstart, &hlen, err, errlen) != 0)
+        return -1;
+    if (hlen > size - hstart)
+        return fail(err, errlen, "the header is %zu bytes long but the file has %zu after it",
+                    hlen, size - hstart);
+    if (header((const char *)b + hstart, hlen, a, err, errlen) != 0 ||
+        data_size_check(a, size - hstart - hlen, err, errlen) != 0)
+        return -1;
     a->data = b + hstart + hlen;
     return 0;
 }
 
+/* Headers longer than this are refused before they are read. */
+#define NPY_HEADER_MAX (1u << 20)
+
 int npy_load(const char *path, npy_array *a, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long size;
+    unsigned char pre[12];
+    char *hdr = NULL;
+    unsigned char *data = NULL;
+    size_t got, hstart, hlen, bytes;
+    struct stat sb;
+    int regular;
+    FILE *f;
+
     memset(a, 0, sizeof *a);
+    f = fopen(path, "rb");
     if (!f)
         return fail(err, errlen, "cannot open it: %s", strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
-        return fail(err, errlen, "cannot find its size");
+        return fail(err, errlen, "cannot read it: %s", strerror(errno));
     }
-    buf = malloc(size ? (size_t)size : 1);
-    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
+    if (S_ISDIR(sb.st_mode)) {
         fclose(f);
-        return fail(err, errlen, buf ? "cannot read it" : "no memory for it");
+        return fail(err, errlen, "it is a folder, not a .npy file");
+    }
+    /* the preamble and the header first: the payload is read only once the
+     * header has said how long it is, and the file's size agrees */
+    regular = S_ISREG(sb.st_mode);
+    got = fread(pre, 1, 10, f);
+    if (got == 10 && (pre[6] == 2 || pre[6] == 3))
+        got += fread(pre + 10, 1, 2, f);
+    if (preamble(pre, got, &hstart, &hlen, err, errlen) != 0)
+        goto fail;
+    if (regular && hlen > (size_t)sb.st_size - hstart) {
+        fail(err, errlen, "the header is %zu bytes long but the file has %zu after it", hlen,
+             (size_t)sb.st_size - hstart);
+        goto fail;
+    }
+    if (hlen > NPY_HEADER_MAX) {
+        fail(err, errlen, "a header of %zu bytes is more than the %u read here", hlen,
+             NPY_HEADER_MAX);
+        goto fail;
+    }
+    hdr = malloc(hlen ? hlen : 1);
+    if (!hdr) {
+        fail(err, errlen, "no memory for its header");
+        goto fail;
+    }
+    if (fread(hdr, 1, hlen, f) != hlen) {
+        fail(err, errlen, "the file ends inside its header");
+        goto fail;
+    }
+    if (header(hdr, hlen, a, err, errlen) != 0)
+        goto fail;
+    bytes = a->count * dtype_size(a->dtype);
+    if (regular && data_size_check(a, (size_t)sb.st_size - hstart - hlen, err, errlen) != 0)
+        goto fail;
+    data = malloc(bytes ? bytes : 1);
+    if (!data) {
+        fail(err, errlen, "no memory for its %zu bytes of data", bytes);
+        goto fail;
+    }
+    got = fread(data, 1, bytes, f);
+    if (got != bytes || fgetc(f) != EOF) {
+        fail(err, errlen, "the shape and dtype make %zu bytes of data but the file has %s", bytes,
+             got != bytes ? "fewer" : "more");
+        goto fail;
     }
     fclose(f);
-    if (npy_parse(buf, (size_t)size, a, err, errlen) != 0) {
-        free(buf);
-        return -1;
-    }
-    a->owned = buf;
+    free(hdr);
+    a->data = data;
+    a->owned = data;
     return 0;
+fail:
+    fclose(f);
+    free(hdr);
+    free(data);
+    memset(a, 0, sizeof *a);
+    return -1;
 }
 
 void npy_free(npy_array *a)
@@ -283,8 +366,9 @@ long long npy_get_int(const npy_array *a, size_t i)
 int npy_save_f32(const char *path, const float *data, size_t ndim, const size_t *dims, char *err,
                  size_t errlen)
 {
-    char header[256], tmp[4096];
+    char header[256];
     size_t len = 0, count = 1, i, total;
+    af_file out;
     FILE *f;
     int ok;
 
@@ -303,19 +387,16 @@ int npy_save_f32(const char *path, const float *data, size_t ndim, const size_t 
     while (10 + len + 1 < total)
         header[len++] = ' ';
     header[len++] = '\n';
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return fail(err, errlen, "the path is too long");
-    f = fopen(tmp, "wb");
-    if (!f)
-        return fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    if (af_open(&out, path, err, errlen) != 0)
+        return -1;
+    f = out.f;
     ok = fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 && fputc((int)(len & 255), f) != EOF &&
          fputc((int)(len >> 8), f) != EOF && fwrite(header, 1, len, f) == len &&
          fwrite(data, sizeof(float), count, f) == count;
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return fail(err, errlen, "cannot write it: %s", strerror(errno));
+    if (!ok) {
+        fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        af_abort(&out);
+        return -1;
     }
-    return 0;
+    return af_commit(&out, err, errlen);
 }

@@ -25,7 +25,8 @@ typedef struct {
 /* Parses size bytes of a .npy file; data points into buf (not copied).
  * Returns 0, or -1 with a message in err. */
 int npy_parse(const void *buf, size_t size, npy_array *out, char *err, size_t errlen);
-/* Reads a whole file (npy_free releases it). */
+/* Reads a file: its header first, then (when the header and the file's size
+ * agree) exactly the data it announces; FIFOs too.  npy_free releases it. */
 int npy_load(const char *path, npy_array *out, char *err, size_t errlen);
 void npy_free(npy_array *a);
 /* Element i as a double (any dtype) or as a long long (integer dtypes). */
@@ -33,7 +34,8 @@ double npy_get_double(const npy_array *a, size_t i);
 long long npy_get_int(const npy_array *a, size_t i);
 /* "float32", "float64", "int32", "int64". */
 const char *npy_dtype_name(npy_dtype t);
-/* Writes a float32 array, to a temporary name renamed over path. */
+/* Writes a float32 array whole (src/atomicfile.h: a new file renamed over
+ * path; a FIFO or device written in place; a folder refused). */
 int npy_save_f32(const char *path, const float *data, size_t ndim, const size_t *dims, char *err,
                  size_t errlen);
 
