@@ -469,7 +469,15 @@ START_TEST(dropout_and_scores)
 
     charlm_heldout_scores(a, &latest, &best);
     ck_assert(isnan(latest) && isnan(best));
+    /* a score that is not finite is never the best, even with none yet */
+    ck_assert_int_eq(charlm_record_heldout(a, NAN), 0);
+    ck_assert_int_eq(charlm_record_heldout(a, INFINITY), 0);
+    charlm_heldout_scores(a, NULL, &best);
+    ck_assert(isnan(best));
     ck_assert_int_eq(charlm_record_heldout(a, 3.0), 1);
+    ck_assert_int_eq(charlm_record_heldout(a, NAN), 0);
+    charlm_heldout_scores(a, NULL, &best);
+    ck_assert(best == 3.0);
     ck_assert_int_eq(charlm_record_heldout(a, 2.5), 1);
     ck_assert_int_eq(charlm_record_heldout(a, 2.7), 0);
     ck_assert_msg(charlm_save(a, &corpus, path, err, sizeof err) == 0, "%s", err);

@@ -1,6 +1,7 @@
 /* A character-level LSTM language model on lstmcl (see charlm.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "charlm.h"
+#include "atomicfile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -441,7 +442,8 @@ double charlm_learning_rate(const charlm_config *cfg, uint64_t step)
 
 int charlm_record_heldout(charlm *lm, double bits)
 {
-    int best = !(bits >= lm->heldout_best); /* also when there is no best yet (NaN) */
+    /* the first finite score is the best when there is none yet (NaN) */
+    int best = isfinite(bits) && !(bits >= lm->heldout_best);
     lm->heldout_latest = (float)bits;
     if (best)
         lm->heldout_best = (float)bits;
@@ -680,6 +682,37 @@ static int runner_run(runner *r, const cl_int *tokens, char *err, size_t errlen)
     TRY(lstmcl_linear_forward(ctx, nt, k->H, k->V, T_(r->h, 0), T_(lm->params, lm->off_Wy),
                               T_(lm->params, lm->off_by), T_(r->logits, 0)));
     r->cur = nxt;
+    return 0;
+}
+
+/* Streams of the held-out reading: how many chunks of T each one gets. */
+static size_t heldout_chunks(const charlm_config *k, const charlm_corpus *c, size_t max_chars)
+{
+    size_t avail = c->nheldout > 1 ? c->nheldout - 1 : 0;
+    if (max_chars < avail)
+        avail = max_chars;
+    return avail / k->N / k->T;
+}
+
+int charlm_check_corpus(const charlm *lm, const charlm_corpus *c, size_t max_chars, char *err,
+                        size_t errlen)
+{
+    const charlm_config *k = &lm->cfg;
+    uint64_t step = lm->step;
+    uint32_t i;
+    size_t start;
+    int epoch_start;
+    if (c->V != k->V || c->ntrain < 2)
+        return FAIL("the corpus does not match the model (vocabulary %u, model %u)", c->V, k->V);
+    for (i = 0; i < lm->n; i++)
+        if (charlm_stream_chunk(k, c->ntrain, step, k->row0 + i, &start, &epoch_start) != 0)
+            return FAIL("the training text (%zu characters) is too short for %u streams of "
+                        "%u steps",
+                        c->ntrain, k->N, k->T);
+    if (heldout_chunks(k, c, max_chars) < 2)
+        return FAIL("the held-out text (%zu characters) is too short for %u streams of 2 x %u "
+                    "steps",
+                    c->nheldout, k->N, k->T);
     return 0;
 }
 
@@ -1091,9 +1124,8 @@ int charlm_save_with_state(const charlm *lm_, const charlm_corpus *corpus, const
     const uint64_t size = checkpoint_size(c);
     const size_t state = (size_t)c->layers * c->N * c->H;
     uint8_t *d = calloc(1, (size_t)size), *p;
-    char tmp[4200];
-    FILE *f;
-    int fd_ok;
+    char why[600];
+    af_file out;
 
     if (!hst != !cst || (!hst && lm->n != c->N)) {
         free(d);
@@ -1126,24 +1158,21 @@ int charlm_save_with_state(const charlm *lm_, const charlm_corpus *corpus, const
         }
     }
     put32(d + size - 4, charlm_crc32(d, (size_t)size - 4, 0));
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
+    /* written whole: a new file renamed into place (src/atomicfile.h), so a
+     * kill leaves the previous checkpoint and no partial file */
+    if (af_open(&out, path, why, sizeof why) != 0) {
         free(d);
-        return FAIL("checkpoint path too long");
+        return FAIL("%s", why);
     }
-    f = fopen(tmp, "wb");
-    if (!f) {
-        free(d);
-        return FAIL("cannot write %s: %s", tmp, strerror(errno));
-    }
-    fd_ok = fwrite(d, 1, (size_t)size, f) == (size_t)size;
-    fd_ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
-    fd_ok &= fclose(f) == 0;
-    free(d);
-    if (!fd_ok || rename(tmp, path) != 0) {
+    if (fwrite(d, 1, (size_t)size, out.f) != (size_t)size) {
         int e = errno;
-        unlink(tmp);
+        free(d);
+        af_abort(&out);
         return FAIL("cannot write %s: %s", path, strerror(e));
     }
+    free(d);
+    if (af_commit(&out, why, sizeof why) != 0)
+        return FAIL("%s", why);
     return 0;
 }
 

@@ -91,7 +91,8 @@ double charlm_learning_rate(const charlm_config *cfg, uint64_t step);
 
 /* Held-out scores (bits per character) kept with the model and saved in its
  * checkpoints: the latest and the best so far (NaN: none yet).  Records a
- * new latest score; returns 1 if it is the best so far. */
+ * new latest score; returns 1 if it is the best so far (a score that is NaN
+ * or infinite never is). */
 int charlm_record_heldout(charlm *lm, double bits_per_char);
 void charlm_heldout_scores(const charlm *lm, double *latest, double *best);
 
@@ -116,6 +117,12 @@ double charlm_exchange_seconds(const charlm *lm, double *copies);
 int charlm_get_state(charlm *lm, float *h, float *c, char *err, size_t errlen);
 /* A checksum of the parameters and of Adam's moments, to compare processes. */
 int charlm_param_crc(charlm *lm, uint32_t *crc, char *err, size_t errlen);
+
+/* What charlm_train_step and charlm_heldout_loss (with max_chars) will
+ * need of the corpus, checked before any step: 0, or -1 with the message
+ * those calls would give later. */
+int charlm_check_corpus(const charlm *lm, const charlm_corpus *c, size_t max_chars, char *err,
+                        size_t errlen);
 
 /* Mean loss (nats/char) over up to max_chars of the held-out text, read as N
  * streams whose first chunk of T characters only warms up the state. */

@@ -5,8 +5,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "charlm.h"
 #include "dist.h"
+#include "atomicfile.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Held-out characters read at each evaluation. */
+#define HELDOUT_CHARS 40000
 
 static double now(void)
 {
@@ -86,9 +93,15 @@ static uint8_t *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     uint8_t *d = NULL;
+    struct stat sb;
     long n;
     if (!f)
         return NULL;
+    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return NULL;
+    }
     if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
         (d = malloc((size_t)n + 1)) != NULL && fread(d, 1, (size_t)n, f) == (size_t)n) {
         *len = (size_t)n;
@@ -113,9 +126,12 @@ static int write_svg(const char *path, const point *pts, size_t n, double floor_
     const double W = 720, Hh = 420, L = 70, R = 20, Tp = 40, B = 50;
     double maxy = 0, maxx = 1;
     size_t i;
-    FILE *f = fopen(path, "w");
-    if (!f)
+    char why[600];
+    af_file out;
+    FILE *f;
+    if (af_open(&out, path, why, sizeof why) != 0)
         return -1;
+    f = out.f;
     for (i = 0; i < n; i++) {
         double a = pts[i].loss / log(2.0), b = pts[i].heldout;
         maxy = a > maxy ? a : maxy;
@@ -160,7 +176,102 @@ static int write_svg(const char *path, const point *pts, size_t n, double floor_
     fprintf(f, "</svg>\n");
 #undef X
 #undef Y
-    return fclose(f);
+    return af_commit(&out, why, sizeof why);
+}
+
+
+/* The options given on the command line that a checkpoint also holds. */
+enum {
+    GIVEN_LAYERS = 1 << 0, GIVEN_HIDDEN = 1 << 1, GIVEN_EMBED = 1 << 2, GIVEN_SEQ = 1 << 3,
+    GIVEN_BATCH = 1 << 4, GIVEN_LR = 1 << 5, GIVEN_CLIP = 1 << 6, GIVEN_DROPOUT = 1 << 7,
+    GIVEN_SEED = 1 << 8, GIVEN_SCHEDULE = 1 << 9, GIVEN_INIT = 1 << 10
+};
+
+/* With --resume, the checkpoint's settings win: an option given with another
+ * value is a conflict.  Writes each one to msg; returns how many. */
+static int resume_conflicts(const charlm_config *ck, const charlm_config *asked, unsigned given,
+                            int cosine, char *msg, size_t cap)
+{
+    size_t k = 0;
+    int n = 0;
+#define CONFLICT(flag, cond, ...)                                                             \
+    if ((given & (flag)) && (cond) && k < cap) {                                              \
+        k += (size_t)snprintf(msg + k, cap - k, "%s", n++ ? "; " : "");                       \
+        if (k < cap)                                                                           \
+            k += (size_t)snprintf(msg + k, cap - k, __VA_ARGS__);                             \
+    }
+    CONFLICT(GIVEN_LAYERS, asked->layers != ck->layers, "--layers %u, the checkpoint has %u",
+             asked->layers, ck->layers)
+    CONFLICT(GIVEN_HIDDEN, asked->H != ck->H, "--hidden %u, the checkpoint has %u", asked->H, ck->H)
+    CONFLICT(GIVEN_EMBED, asked->E != ck->E, "--embed %u, the checkpoint has %u", asked->E, ck->E)
+    CONFLICT(GIVEN_SEQ, asked->T != ck->T, "--seq %u, the checkpoint has %u", asked->T, ck->T)
+    CONFLICT(GIVEN_BATCH, asked->N != ck->N, "--batch %u, the checkpoint has %u", asked->N, ck->N)
+    CONFLICT(GIVEN_LR, asked->lr != ck->lr, "--lr %g, the checkpoint has %g", asked->lr, ck->lr)
+    CONFLICT(GIVEN_CLIP, asked->clip != ck->clip, "--clip %g, the checkpoint has %g", asked->clip,
+             ck->clip)
+    CONFLICT(GIVEN_DROPOUT, asked->dropout != ck->dropout, "--dropout %g, the checkpoint has %g",
+             asked->dropout, ck->dropout)
+    CONFLICT(GIVEN_SEED, asked->seed != ck->seed, "--seed %llu, the checkpoint has %llu",
+             (unsigned long long)asked->seed, (unsigned long long)ck->seed)
+    CONFLICT(GIVEN_SCHEDULE, cosine != (ck->schedule == CHARLM_LR_COSINE),
+             "--lr-schedule %s, the checkpoint has %s", cosine ? "cosine" : "constant",
+             ck->schedule == CHARLM_LR_COSINE ? "cosine" : "constant")
+    CONFLICT(GIVEN_INIT, 1, "--init, which only sets up a new model")
+#undef CONFLICT
+    return n;
+}
+
+/* Fails early (with a message) when path cannot be written: a file made
+ * and dropped beside it. */
+static int probe_output(const char *path, char *err, size_t errlen)
+{
+    af_file a;
+    if (af_open(&a, path, err, errlen) != 0)
+        return -1;
+    af_abort(&a);
+    return 0;
+}
+
+/* Temporary files an earlier run killed while saving path may have left:
+ * this version's ".NAME.XXXXXX.tmp" (only where O_TMPFILE is missing) and
+ * older versions' "NAME.tmp.PID" of processes that are gone. */
+static void remove_stale_temps(const char *path)
+{
+    char *dir = strdup(path), *slash;
+    const char *base = strrchr(path, '/');
+    DIR *dh;
+    struct dirent *e;
+    size_t blen;
+    if (!dir)
+        return;
+    base = base ? base + 1 : path;
+    blen = strlen(base);
+    slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    dh = opendir(slash ? (*dir ? dir : "/") : ".");
+    while (dh && (e = readdir(dh)) != NULL) {
+        const char *nm = e->d_name;
+        size_t len = strlen(nm);
+        int stale = 0;
+        if (nm[0] == '.' && len == blen + 12 && !strncmp(nm + 1, base, blen) &&
+            nm[blen + 1] == '.' && !strcmp(nm + len - 4, ".tmp"))
+            stale = 1;
+        else if (!strncmp(nm, base, blen) && !strncmp(nm + blen, ".tmp.", 5) &&
+                 strspn(nm + blen + 5, "0123456789") == len - blen - 5 && len > blen + 5) {
+            long pid = strtol(nm + blen + 5, NULL, 10);
+            stale = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        }
+        if (stale) {
+            char full[4400];
+            if ((size_t)snprintf(full, sizeof full, "%s/%s", slash ? (*dir ? dir : "") : ".",
+                                 nm) < sizeof full)
+                unlink(full);
+        }
+    }
+    if (dh)
+        closedir(dh);
+    free(dir);
 }
 
 static void clock_text(double s, char *out, size_t cap)
@@ -296,6 +407,11 @@ int main(int argc, char **argv)
     float *state_h = NULL, *state_c = NULL, *all_h = NULL, *all_c = NULL;
     size_t state_n = 0;
     const char *fail_at = getenv("LSTMCL_TEST_FAIL_STEP"); /* "RANK:STEP", for the tests */
+    static const char known_options[] =
+        " --text --device --out --resume --checkpoint --loss-log --layers --hidden --embed --seq"
+        " --batch --steps --eval-every --seed --lr --clip --dropout --lr-schedule --init ";
+    unsigned given = 0;
+    charlm_config asked;
 
     if (dist_init(&d, &argc, &argv, err, sizeof err) != 0) {
         fprintf(stderr, "lstmcl-train: %s\n", err);
@@ -312,9 +428,16 @@ int main(int argc, char **argv)
             dist_finalize(&d);
             return 0;
         }
-        if (!v) {
-            if (rank0)
+        if (!v || a[0] != '-') {
+            char pat[80];
+            snprintf(pat, sizeof pat, " %.70s ", a);
+            if (rank0) {
+                fprintf(stderr, "lstmcl-train: %s: %s\n", a,
+                        a[0] != '-'                     ? "not an option (every value follows its option)"
+                        : strstr(known_options, pat) ? "needs a value"
+                                                      : "unknown option");
                 usage(stderr);
+            }
             dist_finalize(&d);
             return 2;
         }
@@ -324,28 +447,40 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--resume")) resume = v;
         else if (!strcmp(a, "--checkpoint")) checkpoint = v;
         else if (!strcmp(a, "--loss-log")) loss_log = v;
-        else if (!strcmp(a, "--layers")) bad = parse_u(v, 1, 4, &u), cfg.layers = (uint32_t)u;
-        else if (!strcmp(a, "--hidden")) bad = parse_u(v, 1, 4096, &u), cfg.H = (uint32_t)u;
-        else if (!strcmp(a, "--embed")) bad = parse_u(v, 1, 4096, &u), cfg.E = (uint32_t)u;
-        else if (!strcmp(a, "--seq")) bad = parse_u(v, 1, 1024, &u), cfg.T = (uint32_t)u;
-        else if (!strcmp(a, "--batch")) bad = parse_u(v, 1, 1024, &u), cfg.N = (uint32_t)u;
+        else if (!strcmp(a, "--layers"))
+            bad = parse_u(v, 1, 4, &u), cfg.layers = (uint32_t)u, given |= GIVEN_LAYERS;
+        else if (!strcmp(a, "--hidden"))
+            bad = parse_u(v, 1, 4096, &u), cfg.H = (uint32_t)u, given |= GIVEN_HIDDEN;
+        else if (!strcmp(a, "--embed"))
+            bad = parse_u(v, 1, 4096, &u), cfg.E = (uint32_t)u, given |= GIVEN_EMBED;
+        else if (!strcmp(a, "--seq"))
+            bad = parse_u(v, 1, 1024, &u), cfg.T = (uint32_t)u, given |= GIVEN_SEQ;
+        else if (!strcmp(a, "--batch"))
+            bad = parse_u(v, 1, 1024, &u), cfg.N = (uint32_t)u, given |= GIVEN_BATCH;
         else if (!strcmp(a, "--steps")) bad = parse_u(v, 1, 100000000, &steps);
         else if (!strcmp(a, "--eval-every")) bad = parse_u(v, 1, 100000000, &eval_every);
-        else if (!strcmp(a, "--seed")) bad = parse_u(v, 0, (unsigned long)-1, &u), cfg.seed = u;
-        else if (!strcmp(a, "--lr")) bad = parse_f(v, 1e-7, 1, &dv), cfg.lr = (float)dv;
-        else if (!strcmp(a, "--clip")) bad = parse_f(v, 0, 1e6, &dv), cfg.clip = (float)dv;
+        else if (!strcmp(a, "--seed"))
+            bad = parse_u(v, 0, (unsigned long)-1, &u), cfg.seed = u, given |= GIVEN_SEED;
+        else if (!strcmp(a, "--lr"))
+            bad = parse_f(v, 1e-7, 1, &dv), cfg.lr = (float)dv, given |= GIVEN_LR;
+        else if (!strcmp(a, "--clip"))
+            bad = parse_f(v, 0, 1e6, &dv), cfg.clip = (float)dv, given |= GIVEN_CLIP;
         else if (!strcmp(a, "--dropout"))
-            bad = parse_f(v, 0, 0.99, &dv), cfg.dropout = (float)dv;
+            bad = parse_f(v, 0, 0.99, &dv), cfg.dropout = (float)dv, given |= GIVEN_DROPOUT;
         else if (!strcmp(a, "--lr-schedule")) {
             cosine = !strcmp(v, "cosine");
             bad = !cosine && strcmp(v, "constant") != 0;
+            given |= GIVEN_SCHEDULE;
         } else if (!strcmp(a, "--init")) {
             cfg.init = !strcmp(v, "classic") ? CHARLM_INIT_CLASSIC : CHARLM_INIT_TORCH;
             bad = strcmp(v, "classic") != 0 && strcmp(v, "torch") != 0;
+            given |= GIVEN_INIT;
         }
         else {
-            if (rank0)
+            if (rank0) {
+                fprintf(stderr, "lstmcl-train: %s: unknown option\n", a);
                 usage(stderr);
+            }
             dist_finalize(&d);
             return 2;
         }
@@ -393,7 +528,29 @@ int main(int argc, char **argv)
             fprintf(stderr, "lstmcl-train: %s\n", err);
         if (!dist_all_ok(&d, ok))
             goto done;
+        asked = cfg;
         cfg = *charlm_get_config(lm);
+        {
+            char conflicts[1500];
+            if (resume_conflicts(&cfg, &asked, given, cosine, conflicts, sizeof conflicts)) {
+                if (rank0)
+                    fprintf(stderr, "lstmcl-train: %s holds the model's settings, and these "
+                                    "differ: %s. Leave them out to continue as the checkpoint "
+                                    "says, or start a new run\n", resume, conflicts);
+                rc = 2;
+                goto done;
+            }
+        }
+        if (charlm_step(lm) >= steps) {
+            if (rank0)
+                fprintf(stderr, "lstmcl-train: %s is at step %llu already, and --steps %lu "
+                                "asks for no more: nothing to train, nothing written (give "
+                                "--steps above %llu to continue)\n",
+                        resume, (unsigned long long)charlm_step(lm), steps,
+                        (unsigned long long)charlm_step(lm));
+            rc = 0;
+            goto done;
+        }
     }
     {
         /* every process reads the corpus (a file may be missing on one machine
@@ -440,6 +597,16 @@ int main(int argc, char **argv)
         if (!dist_all_ok(&d, ok))
             goto done;
     }
+    {
+        /* what the training and the evaluations will need of the texts, now
+         * rather than after the first steps */
+        int ok = charlm_check_corpus(lm, &corpus, HELDOUT_CHARS, err, sizeof err) == 0;
+        if (!ok && (rank0 || d.size == 1))
+            fprintf(stderr, "lstmcl-train: %s%s%s\n", text_path ? text_path : "", text_path ? ": " : "",
+                    err);
+        if (!dist_all_ok(&d, ok))
+            goto done;
+    }
     if (d.size > 1) {
         const charlm_config *k = charlm_get_config(lm);
         char *names = NULL, mine[1100];
@@ -483,9 +650,28 @@ int main(int argc, char **argv)
     snprintf(path_csv, sizeof path_csv, "%s/curve.csv", out_dir);
     snprintf(path_svg, sizeof path_svg, "%s/curve.svg", out_dir);
     if (rank0) {
-        csv = fopen(path_csv, resume ? "a" : "w");
+        /* every output is checked before the first step; the checkpoints
+         * and the SVG are written whole (src/atomicfile.h), the CSV appended
+         * to, never through a link planted at its name */
+        const char *outs[] = {path_ck, path_best, path_svg};
+        size_t k;
+        int fd;
+        for (k = 0; k < sizeof outs / sizeof outs[0]; k++) {
+            if (k < 2)
+                remove_stale_temps(outs[k]);
+            if (probe_output(outs[k], err, sizeof err) != 0) {
+                fprintf(stderr, "lstmcl-train: %s\n", err);
+                dist_abort(&d, 1);
+            }
+        }
+        fd = open(path_csv, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+                                (resume ? O_APPEND : O_TRUNC), 0666);
+        csv = fd >= 0 ? fdopen(fd, resume ? "a" : "w") : NULL;
         if (!csv) {
-            fprintf(stderr, "lstmcl-train: cannot write %s\n", path_csv);
+            fprintf(stderr, "lstmcl-train: cannot write %s: %s\n", path_csv,
+                    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+            if (fd >= 0)
+                close(fd);
             dist_abort(&d, 1);
         }
         if (loss_log && !(losses = fopen(loss_log, resume ? "a" : "w"))) {
@@ -560,10 +746,17 @@ train:
         if (s % eval_every == 0 || s == steps) {
             double hl = 0, acc = -1;
             point *p = &pts[npts++];
-            if (charlm_heldout_loss(lm, &corpus, 40000, &hl, err, sizeof err) != 0 ||
+            if (charlm_heldout_loss(lm, &corpus, HELDOUT_CHARS, &hl, err, sizeof err) != 0 ||
                 (corpus.additions &&
                  charlm_additions_accuracy(lm, &corpus, 500, 99, &acc, err, sizeof err) != 0)) {
                 fprintf(stderr, "\nlstmcl-train: evaluation: %s\n", err);
+                if (d.size > 1)
+                    dist_abort(&d, 1);
+                goto done;
+            }
+            if (!isfinite(hl)) {
+                fprintf(stderr, "\nlstmcl-train: the held-out score is %g at step %lu: "
+                                "stopping, with the checkpoints kept as they were\n", hl, s);
                 if (d.size > 1)
                     dist_abort(&d, 1);
                 goto done;
