@@ -67,4 +67,11 @@ else
     ! grep -q "oneDNN" "$out" || { echo "FAIL: oneDNN column without oneDNN"; exit 1; }
     extra=" (built without oneDNN)"
 fi
+# a bad shape is named as such (a sign made "-1" read as 2^64 - 1: "out of memory")
+for bad in -1,1,1,1 0,1,1,1 1,2,3 1,1,1,99999999999; do
+    if msg=$("$bench" --shape "$bad" 2>&1); then
+        echo "FAIL: --shape $bad was accepted"; exit 1
+    fi
+    echo "$msg" | grep -q "whole number from 1" || { echo "FAIL: --shape $bad said: $msg"; exit 1; }
+done
 echo "lstmcl-bench: table with breakdown, CSV and JSON, layer features$extra"

@@ -835,9 +835,17 @@ int main(int argc, char **argv)
         } else if ((!strcmp(a, "--shape") || !strcmp(a, "--first-call-child")) && v) {
             unsigned long long s[4];
             char extra;
-            if (sscanf(v, "%llu,%llu,%llu,%llu%c", &s[0], &s[1], &s[2], &s[3], &extra) != 4 ||
-                !s[0] || !s[1] || !s[2] || !s[3] || ncustom == 32) {
-                fprintf(stderr, "lstmcl-bench: %s wants N,T,D,H (positive)\n", a);
+            /* sscanf's %llu takes "-1" as 2^64 - 1: signs are refused first */
+            if (strpbrk(v, "-+") ||
+                sscanf(v, "%llu,%llu,%llu,%llu%c", &s[0], &s[1], &s[2], &s[3], &extra) != 4 ||
+                !s[0] || !s[1] || !s[2] || !s[3] || s[0] > 1000000 || s[1] > 1000000 ||
+                s[2] > 1000000 || s[3] > 1000000) {
+                fprintf(stderr, "lstmcl-bench: %s %s: give N,T,D,H, each a whole number from 1 "
+                                "to 1000000\n", a, v);
+                return 2;
+            }
+            if (ncustom == 32) {
+                fprintf(stderr, "lstmcl-bench: at most 32 --shape options\n");
                 return 2;
             }
             custom[ncustom].N = s[0], custom[ncustom].T = s[1];

@@ -10,6 +10,7 @@
 
 #include <clblast_c.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <spawn.h>
@@ -523,11 +524,32 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "lstmcl-tune: cannot write %s: %s\n", tmp, strerror(errno));
-        return 1;
+    {
+        /* the file is written under a new name of its own (mkstemp: never
+         * through a link planted there) that the trial runs below read,
+         * then renamed over path; a path that is not a regular file is
+         * refused rather than replaced */
+        struct stat sb;
+        int fd;
+        if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            fprintf(stderr, "lstmcl-tune: %s exists and is not a regular file; give another "
+                            "--output\n", path);
+            return 1;
+        }
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp) {
+            fprintf(stderr, "lstmcl-tune: %s: the path is too long\n", path);
+            return 1;
+        }
+        fd = mkstemp(tmp);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            fprintf(stderr, "lstmcl-tune: cannot write beside %s: %s\n", path, strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            return 1;
+        }
     }
     {
         time_t tn = time(NULL);
@@ -584,7 +606,12 @@ int main(int argc, char **argv)
         unsetenv("LSTMCL_RECURRENT");
         unsetenv("LSTMCL_GEMM");
         unsetenv("LSTMCL_TUNING_FILE");
-        f = fopen(tmp, "a");
+        {
+            int fd = open(tmp, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+            f = fd >= 0 ? fdopen(fd, "a") : NULL;
+            if (!f && fd >= 0)
+                close(fd);
+        }
         if (f && best_k >= 0) {
             for (g = 0; g < ngemm; g++) {
                 fprintf(f, "# per-step path, training step, GEMMs on %s:", gemms[g]);
