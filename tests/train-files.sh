@@ -6,7 +6,7 @@
 # is kept), stale temporary files of killed runs, and misleading messages.
 # Usage: train-files.sh LSTMCL-TRAIN
 set -u
-train=$1
+case $1 in /*) train=$1 ;; *) train=$PWD/$1 ;; esac
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 dir=$(mktemp -d)
