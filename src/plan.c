@@ -589,14 +589,30 @@ static lstmcl_status copy_view(lstmcl_context *ctx, size_t rows, size_t cols, cl
                       .d_off = d_off, .d_rs = d_rs, .d_cs = d_cs);
 }
 
+/* Loop iterations one work-item of a fused kernel may run, in all.  A
+ * work-item's work must not grow with the batch: Mesa's llvmpipe (rusticl's
+ * CPU device) ends every loop of an invocation, silently, once its loops
+ * have run 65535 iterations together (LP_MAX_TGSI_LOOP_ITERATIONS), and GPU
+ * drivers kill kernels that run too long.  docs/portability.md. */
+#define FUSED_ITEM_ITERATIONS 32768
+
 /* The fused kernels: a work-item per 16 hidden units (VW in cl/fused.cl).
- * On a CPU each walks all batch rows, 4 (RB) at a time, in work-groups of
- * one item spread over the cores, so that its slice of the weights stays in
- * cache; elsewhere each work-item takes one block of 4 rows. */
+ * On a CPU each walks a share of the batch rows, 4 (RB) at a time, in
+ * work-groups of one item spread over the cores, so that its slice of the
+ * weights stays in cache: as many blocks of rows as keep its loops within
+ * FUSED_ITEM_ITERATIONS, half llvmpipe's limit, at 2H + 128 iterations a
+ * block (the backward's; measured on llvmpipe: H + 40 for the forward).
+ * Elsewhere each work-item takes one block. */
 static lstmcl_range fused_range(const lstmcl_context *ctx, size_t H, size_t N)
 {
-    lstmcl_range r = {ctx->cpu ? LSTMCL_RANGE_SINGLE : LSTMCL_RANGE_ITEMS, (H + 15) / 16,
-                      ctx->cpu ? 1 : (N + 3) / 4, 0};
+    const size_t blocks = (N + 3) / 4;
+    size_t per = FUSED_ITEM_ITERATIONS / (2 * H + 128);
+    lstmcl_range r = {ctx->cpu ? LSTMCL_RANGE_SINGLE : LSTMCL_RANGE_ITEMS, (H + 15) / 16, blocks,
+                      0};
+    if (per < 1)
+        per = 1;
+    if (ctx->cpu)
+        r.rows = (blocks + per - 1) / per;
     return r;
 }
 
