@@ -154,6 +154,12 @@ LSTMCL_API const char *lstmcl_context_message(const lstmcl_context *ctx);
  * lstmcl_context_create*(), "" if none. */
 LSTMCL_API const char *lstmcl_last_create_message(void);
 
+/* Where the context's OpenCL program came from: "hit: PATH" (the
+ * program-binary cache), "miss (why): built from source; stored in PATH",
+ * "off (LSTMCL_CACHE_DIR=off): ...", and so on (README, "Environment
+ * variables").  NULL ctx: "". */
+LSTMCL_API const char *lstmcl_context_program_cache(const lstmcl_context *ctx);
+
 /* "platform name / device name" of the context's device.  NULL ctx: "". */
 LSTMCL_API const char *lstmcl_context_device_name(const lstmcl_context *ctx);
 

@@ -124,37 +124,19 @@ static lstmcl_status kernel_source(lstmcl_context *ctx, const char *name, const 
     return LSTMCL_SUCCESS;
 }
 
-static lstmcl_status build_program(lstmcl_context *ctx)
+/* The program from its source (the build log in the message on failure). */
+static lstmcl_status build_from_source(lstmcl_context *ctx, const char **src, int nsrc,
+                                       const char *options, const char *files)
 {
-    /* "#line" keeps build-log line numbers those of each .cl file */
-    const char *src[2 * LSTMCL_PROGRAM_FILES];
-    char lines[LSTMCL_PROGRAM_FILES][64];
-    char *owned[LSTMCL_PROGRAM_FILES] = {NULL};
-    char files[256] = "";
     cl_int err;
-    lstmcl_status st = LSTMCL_SUCCESS;
-    int i;
-
-    for (i = 0; i < LSTMCL_PROGRAM_FILES && st == LSTMCL_SUCCESS; i++) {
-        snprintf(lines[i], sizeof lines[i], "#line 1 \"%s\"\n", lstmcl__program_file_names[i]);
-        snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", i ? ", " : "",
-                 lstmcl__program_file_names[i]);
-        src[2 * i] = lines[i];
-        st = kernel_source(ctx, lstmcl__program_file_names[i], lstmcl__program_sources[i],
-                           &src[2 * i + 1], &owned[i]);
+    lstmcl_status st;
+    ctx->program = clCreateProgramWithSource(ctx->clctx, (cl_uint)nsrc, src, NULL, &err);
+    if (err != CL_SUCCESS) {
+        ctx->program = NULL;
+        return lstmcl__fail_cl(ctx, err, "clCreateProgramWithSource");
     }
-    if (st == LSTMCL_SUCCESS) {
-        ctx->program =
-            clCreateProgramWithSource(ctx->clctx, 2 * LSTMCL_PROGRAM_FILES, src, NULL, &err);
-        if (err != CL_SUCCESS)
-            st = lstmcl__fail_cl(ctx, err, "clCreateProgramWithSource");
-    }
-    for (i = 0; i < LSTMCL_PROGRAM_FILES; i++)
-        free(owned[i]);
-    if (st != LSTMCL_SUCCESS)
-        return st;
     err = LSTMCL_INJECT(CL_BUILD_PROGRAM_FAILURE,
-                        clBuildProgram(ctx->program, 1, &ctx->device, "", NULL, NULL));
+                        clBuildProgram(ctx->program, 1, &ctx->device, options, NULL, NULL));
     if (err != CL_SUCCESS) {
         size_t log_len = 0;
         char *log = NULL;
@@ -172,8 +154,18 @@ static lstmcl_status build_program(lstmcl_context *ctx)
         free(log);
         return st;
     }
+    return LSTMCL_SUCCESS;
+}
+
+/* Every kernel of ctx->program, with its largest work-group; on failure
+ * *missing names the kernel (and the kernels made are released). */
+static lstmcl_status make_kernels(lstmcl_context *ctx, const char **missing)
+{
+    cl_int err;
+    int i;
     for (i = 0; i < LSTMCL_K_COUNT; i++) {
         size_t wg = 0;
+        *missing = lstmcl__kernel_names[i];
         ctx->kernels[i] = clCreateKernel(ctx->program, lstmcl__kernel_names[i], &err);
         if (err != CL_SUCCESS) {
             ctx->kernels[i] = NULL;
@@ -192,7 +184,66 @@ static lstmcl_status build_program(lstmcl_context *ctx)
             wg = ctx->max_items0;
         ctx->kernel_wg[i] = wg ? wg : 1;
     }
+    *missing = NULL;
     return LSTMCL_SUCCESS;
+}
+
+static void release_program(lstmcl_context *ctx)
+{
+    int i;
+    for (i = 0; i < LSTMCL_K_COUNT; i++) {
+        if (ctx->kernels[i])
+            clReleaseKernel(ctx->kernels[i]);
+        ctx->kernels[i] = NULL;
+    }
+    if (ctx->program)
+        clReleaseProgram(ctx->program);
+    ctx->program = NULL;
+}
+
+/* lstmcl's program: from the program-binary cache (src/progcache.c) when it
+ * holds this device's build of these sources, else built from source and
+ * stored there. */
+static lstmcl_status build_program(lstmcl_context *ctx)
+{
+    /* "#line" keeps build-log line numbers those of each .cl file */
+    const char *src[2 * LSTMCL_PROGRAM_FILES];
+    static const char options[] = "";
+    char lines[LSTMCL_PROGRAM_FILES][64];
+    char *owned[LSTMCL_PROGRAM_FILES] = {NULL};
+    char files[256] = "";
+    const char *missing = NULL;
+    lstmcl_status st = LSTMCL_SUCCESS;
+    int i;
+
+    for (i = 0; i < LSTMCL_PROGRAM_FILES && st == LSTMCL_SUCCESS; i++) {
+        snprintf(lines[i], sizeof lines[i], "#line 1 \"%s\"\n", lstmcl__program_file_names[i]);
+        snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", i ? ", " : "",
+                 lstmcl__program_file_names[i]);
+        src[2 * i] = lines[i];
+        st = kernel_source(ctx, lstmcl__program_file_names[i], lstmcl__program_sources[i],
+                           &src[2 * i + 1], &owned[i]);
+    }
+    if (st == LSTMCL_SUCCESS) {
+        lstmcl__progcache_key(ctx, src, 2 * LSTMCL_PROGRAM_FILES, options);
+        ctx->program = lstmcl__progcache_load(ctx, options);
+        if (ctx->program && make_kernels(ctx, &missing) != LSTMCL_SUCCESS) {
+            /* a binary that builds but lacks a kernel: not ours after all */
+            release_program(ctx);
+            lstmcl__progcache_refused(ctx, missing);
+            lstmcl__clear_message(ctx);
+        }
+        if (!ctx->program) {
+            st = build_from_source(ctx, src, 2 * LSTMCL_PROGRAM_FILES, options, files);
+            if (st == LSTMCL_SUCCESS)
+                st = make_kernels(ctx, &missing);
+            if (st == LSTMCL_SUCCESS)
+                lstmcl__progcache_store(ctx, ctx->program);
+        }
+    }
+    for (i = 0; i < LSTMCL_PROGRAM_FILES; i++)
+        free(owned[i]);
+    return st;
 }
 
 const char *lstmcl__path_name(lstmcl_path path)

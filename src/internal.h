@@ -175,6 +175,18 @@ lstmcl_status lstmcl__tuning_apply(lstmcl_context *ctx);
 /* Gives the context's use back (lstmcl_context_destroy). */
 void lstmcl__tuning_release(lstmcl_context *ctx);
 
+/* ---- the program-binary cache (progcache.c) ---- */
+/* Names the cache entry of this device's build of src with options (or
+ * records why there is none) in ctx. */
+void lstmcl__progcache_key(lstmcl_context *ctx, const char *const *src, int nsrc,
+                           const char *options);
+/* The program built from the entry, or NULL (ctx->program_cache says why). */
+cl_program lstmcl__progcache_load(lstmcl_context *ctx, const char *options);
+/* The entry's program lacked kernel `what`: it is rebuilt from source. */
+void lstmcl__progcache_refused(lstmcl_context *ctx, const char *what);
+/* Writes the program's binary to the entry (failures only noted). */
+void lstmcl__progcache_store(lstmcl_context *ctx, cl_program p);
+
 /* ---- the context ---- */
 typedef struct lstmcl_pooled {
     cl_mem mem;
@@ -235,6 +247,9 @@ struct lstmcl_context {
     cl_ulong global_mem;        /* CL_DEVICE_GLOBAL_MEM_SIZE */
     char device_name[520];
     char tuning[4900];          /* where the CLBlast parameters came from */
+    char program_cache[1100];   /* where the program came from (lstmcl_context_program_cache) */
+    char progcache_path[4200];  /* its entry in the program-binary cache, "" when none */
+    unsigned long long progcache_key[2];
     unsigned long serial;       /* unique in the process: keys each thread's message */
     pthread_mutex_t lock;       /* held by every call on the context (LSTMCL_LOCKED) */
     int lock_made;

@@ -127,6 +127,7 @@ int main(int argc, char **argv)
     }
     printf("device: %s (context created in %.0f ms)\n", lstmcl_context_device_name(ctx),
            (now() - t0) * 1e3);
+    printf("program: %s\n", lstmcl_context_program_cache(ctx));
     printf("shape: N=%zu T=%zu D=%zu H=%zu\n", N, T, D, H);
 
     e_x = N * T * D, e_h = N * T * H, e_wx = D * 4 * H, e_wh = H * 4 * H;
