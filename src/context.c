@@ -782,13 +782,19 @@ static void swap_side(lstmcl_context *ctx)
     ctx->on_side = !ctx->on_side;
 }
 
-/* The queue that waits makes a barrier on the other's marker. */
+/* The queue that waits makes a barrier on the other's marker.  The marker's
+ * queue is flushed: OpenCL lets an implementation hold enqueued commands
+ * until a flush, and a command of one queue that waits on an event of
+ * another needs that other queue flushed (OpenCL 1.2, 5.13) - rusticl held
+ * them, and the two queues waited for each other for ever. */
 static lstmcl_status wait_for(lstmcl_context *ctx, cl_command_queue waiter,
                               cl_command_queue done)
 {
     cl_event e = NULL;
     cl_int err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
                                clEnqueueMarkerWithWaitList(done, 0, NULL, &e));
+    if (err == CL_SUCCESS)
+        err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES, clFlush(done));
     if (err == CL_SUCCESS)
         err = LSTMCL_INJECT(CL_OUT_OF_RESOURCES,
                             clEnqueueBarrierWithWaitList(waiter, 1, &e, NULL));
