@@ -1,7 +1,10 @@
 #!/bin/sh
 # lstmcl's front door on Debian 12: installs what is missing, builds, and
 #   ./run.sh train [lstmcl-train options]  trains a character-level LSTM (the main job)
-#   ./run.sh test                          runs the test suite
+#   ./run.sh test                          runs the test suite (a few minutes; not
+#                                          the Oclgrind and rusticl suites)
+#   ./run.sh test-all                      the test suite, then the kernel tests on
+#                                          Oclgrind and on Mesa's rusticl (CI's)
 #   ./run.sh demo [lstmcl-demo options]    one forward+backward checked against a reference
 #   ./run.sh sanitize                      the tests under ASan and UBSan (build-sanitize)
 #   ./run.sh tsan                          the thread tests under ThreadSanitizer (build-tsan)
@@ -54,12 +57,31 @@ demo)
     exec build/tools/lstmcl-demo "$@"
     ;;
 test)
-    # oclgrind: the kernel tests on a simulated device; clang-15: the kernel
-    # portability check (amdgcn and nvptx64); PyTorch, numpy and onnx: the
-    # proof against nn.LSTM and torch.onnx.export; pytest: the Python package
-    install_missing oclgrind clang-15 python3-torch python3-numpy python3-onnx python3-pytest
+    # clang-15: the kernel portability check (amdgcn and nvptx64); PyTorch,
+    # numpy and onnx: the proof against nn.LSTM and torch.onnx.export;
+    # pytest: the Python package.  The simulated and second OpenCL
+    # implementations take longer: ./run.sh test-all runs them too.
+    install_missing clang-15 python3-torch python3-numpy python3-onnx python3-pytest
     build
-    exec meson test -C build --print-errorlogs "$@"
+    echo "run.sh test: every suite but oclgrind and rusticl (./run.sh test-all runs those too)" >&2
+    meson test -C build --print-errorlogs --no-suite oclgrind --no-suite rusticl "$@"
+    rc=$?
+    echo "run.sh test: skipped the oclgrind suite (the kernel tests on Oclgrind's simulated" \
+         "device) and the rusticl suite (on Mesa's rusticl): ./run.sh test-all runs them" >&2
+    exit $rc
+    ;;
+test-all)
+    # the suite above, then the kernel tests on Oclgrind (out-of-bounds
+    # accesses, races) and on Mesa's rusticl on llvmpipe (the compiler path
+    # of Mesa's GPU drivers); their results go to testlog-extra.json
+    install_missing oclgrind mesa-opencl-icd clang-15 python3-torch python3-numpy \
+        python3-onnx python3-pytest
+    sh ./run.sh test "$@"
+    rc=$?
+    echo "run.sh test-all: the oclgrind and rusticl suites" >&2
+    meson test -C build --print-errorlogs --suite oclgrind --suite rusticl \
+        --logbase testlog-extra "$@" || rc=1
+    exit $rc
     ;;
 sanitize)
     # the tests built with AddressSanitizer and UndefinedBehaviorSanitizer
@@ -71,7 +93,7 @@ sanitize)
     LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
     ASAN_OPTIONS="detect_leaks=1" \
-        exec meson test -C build-sanitize --print-errorlogs --no-suite oclgrind "$@"
+        exec meson test -C build-sanitize --print-errorlogs --no-suite oclgrind --no-suite rusticl "$@"
     ;;
 tsan)
     # the tests of threads (one context shared, contexts side by side) built
@@ -119,7 +141,7 @@ build)
     build
     ;;
 *)
-    echo "usage: ./run.sh train|test|demo|sanitize|tsan|valgrind|fuzz|build [options]" >&2
+    echo "usage: ./run.sh train|test|test-all|demo|sanitize|tsan|valgrind|fuzz|build [options]" >&2
     exit 2
     ;;
 esac

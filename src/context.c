@@ -301,7 +301,13 @@ static lstmcl_status choose_path(lstmcl_context *ctx)
                                 "LSTMCL_RECURRENT='%s': use fused, gemm, tiled or auto", v);
         return LSTMCL_SUCCESS;
     }
-    ctx->path = ctx->cpu ? LSTMCL_PATH_FUSED : LSTMCL_PATH_TILED;
+    /* The fused kernels suit CPU runtimes that run a work-group as a loop
+     * on one thread and vectorise inside each work-item (PoCL).  Mesa's
+     * llvmpipe, also a CPU device, runs work-items in SIMD lanes as a GPU
+     * does: there a fused step took 20 ms and the tiled one about 1.5
+     * (docs/performance.md, "rusticl"). */
+    ctx->path = ctx->cpu && !strstr(ctx->device_name, "llvmpipe") ? LSTMCL_PATH_FUSED
+                                                                   : LSTMCL_PATH_TILED;
     return LSTMCL_SUCCESS;
 }
 

@@ -260,6 +260,78 @@ START_TEST(real_device_nth)
 }
 END_TEST
 
+/* Three platforms at once, as on a machine with mesa-opencl-icd (run by the
+ * rusticl suite, with RUSTICL_ENABLE=llvmpipe): PoCL, rusticl and Clover
+ * with no device.  Every device is listed and picked by its P:D, by a
+ * substring of its platform, and by type and index; a platform with no
+ * device is "not found" with the list of those there are.  Without a rusticl
+ * device it checks nothing, unless LSTMCL_TEST_REQUIRE_RUSTICL=1. */
+START_TEST(three_platforms)
+{
+    const char *require = getenv("LSTMCL_TEST_REQUIRE_RUSTICL");
+    long pocl = -1, rust = -1;
+    size_t k, count = 0;
+    char sel[64], buf[24];
+    lstmcl_context *ctx = NULL;
+    lstmcl_status st;
+    cl_platform_id plats[16];
+    cl_uint np = 0, p, empty = 99;
+
+    need_devices();
+    for (k = 0; k < nreal; k++) {
+        if (strstr(real[k].platform_name, "Portable Computing Language") && pocl < 0)
+            pocl = (long)k;
+        if (!strcmp(real[k].platform_name, "rusticl") && rust < 0)
+            rust = (long)k;
+    }
+    if (rust < 0) {
+        ck_assert_msg(!require || strcmp(require, "1") != 0,
+                      "no rusticl device, and LSTMCL_TEST_REQUIRE_RUSTICL=1");
+        printf("three_platforms: no rusticl device here (RUSTICL_ENABLE=llvmpipe?): nothing "
+               "checked\n");
+        free(real);
+        return;
+    }
+    ck_assert_msg(pocl >= 0, "rusticl is listed but PoCL is not");
+    /* each by P:D, by its platform's name, and by type:index */
+    for (k = 0; k < 2; k++) {
+        const lstmcl_device_desc *d = &real[k == 0 ? pocl : rust];
+        const char *by[3];
+        char pd[32], typed[32];
+        int b;
+        snprintf(pd, sizeof pd, "%u:%u", d->platform_index, d->device_index);
+        snprintf(typed, sizeof typed, "cpu:%ld", k == 0 ? 0L : 1L);
+        by[0] = pd, by[1] = k == 0 ? "portable" : "rusticl", by[2] = typed;
+        for (b = 0; b < 3; b++) {
+            st = lstmcl_context_create(&ctx, by[b]);
+            ck_assert_msg(st == LSTMCL_SUCCESS, "%s: %s", by[b], lstmcl_last_create_message());
+            ck_assert_msg(strstr(lstmcl_context_device_name(ctx), d->device_name) != NULL,
+                          "%s picked %s", by[b], lstmcl_context_device_name(ctx));
+            lstmcl_context_destroy(ctx);
+        }
+    }
+    ck_assert_int_eq(lstmcl_device_nth("cpu", 1, buf, sizeof buf, &count), LSTMCL_SUCCESS);
+    ck_assert_uint_ge(count, 2);
+    snprintf(sel, sizeof sel, "%u:%u", real[rust].platform_index, real[rust].device_index);
+    ck_assert_str_eq(buf, sel);
+    /* a platform without a device (Clover's, when present) */
+    ck_assert_int_eq(clGetPlatformIDs(16, plats, &np), CL_SUCCESS);
+    for (p = 0; p < np && p < 16; p++) {
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0)
+            empty = p;
+    }
+    if (empty != 99) {
+        snprintf(sel, sizeof sel, "%u:0", empty);
+        st = lstmcl_context_create(&ctx, sel);
+        ck_assert_int_eq(st, LSTMCL_ERROR_DEVICE_NOT_FOUND);
+        ck_assert_ptr_nonnull(strstr(lstmcl_last_create_message(), real[rust].device_name));
+        printf("three_platforms: platform %u has no device: '%s' refused\n", empty, sel);
+    }
+    free(real);
+}
+END_TEST
+
 START_TEST(environment_variable)
 {
     lstmcl_context *ctx = NULL;
@@ -311,6 +383,7 @@ int main(void)
     tcase_add_test(tc, real_selectors);
     tcase_add_test(tc, real_device_nth);
     tcase_add_test(tc, environment_variable);
+    tcase_add_test(tc, three_platforms);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
