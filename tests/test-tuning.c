@@ -155,6 +155,7 @@ START_TEST(context_finds_files)
     strcpy(dir, "/tmp/lstmcl-tune-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     setenv("XDG_CACHE_HOME", dir, 1);
+    setenv("LSTMCL_CACHE_DIR", "off", 1); /* no programs/ folder of its own in dir */
     unsetenv("LSTMCL_TUNING_FILE");
     unsetenv("LSTMCL_TUNING");
 
@@ -295,6 +296,7 @@ START_TEST(context_finds_files)
     snprintf(path, sizeof path, "%s/lstmcl", dir);
     rmdir(path);
     rmdir(dir);
+    unsetenv("LSTMCL_CACHE_DIR");
 }
 END_TEST
 
