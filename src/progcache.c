@@ -26,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAGIC "LSTMCLPB"
 #define FORMAT 1u
@@ -153,71 +156,75 @@ void lstmcl__progcache_key(lstmcl_context *ctx, const char *const *src, int nsrc
              (unsigned long long)k.a, (unsigned long long)k.b);
 }
 
-/* Why the entry at path cannot be used, or NULL (then *bin, *len hold its
- * binary, malloc'd). */
-static const char *read_entry(lstmcl_context *ctx, const char *path, unsigned char **bin,
-                              size_t *len)
+/* Why the entry at path cannot be used, or NULL (then *map, *maplen hold
+ * the file mapped, its binary at *map + HEADER).  The file is mapped, not
+ * read into the heap: entries are megabytes, written once, replaced by
+ * rename and never rewritten in place, so the mapping cannot shrink. */
+static const char *read_entry(lstmcl_context *ctx, const char *path, unsigned char **map,
+                              size_t *maplen)
 {
-    unsigned char head[HEADER];
+    const unsigned char *head;
     uint64_t n;
-    unsigned char *b;
-    FILE *f = fopen(path, "rb");
     struct stat sb;
-    *bin = NULL;
-    if (!f)
+    void *m;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    *map = NULL;
+    if (fd < 0)
         return "no entry";
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
-        fread(head, 1, HEADER, f) != HEADER) {
-        fclose(f);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < HEADER) {
+        close(fd);
         return "the entry is shorter than its header";
     }
+    if ((uint64_t)sb.st_size > HEADER + BINARY_MAX) {
+        close(fd);
+        return "the entry's length does not match its header (truncated?)";
+    }
+    m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return "the entry could not be read";
+    head = m;
     if (memcmp(head, MAGIC, 8) != 0 || head[8] != FORMAT || head[9] || head[10] || head[11]) {
-        fclose(f);
+        munmap(m, (size_t)sb.st_size);
         return "the entry is not of this format";
     }
     if (get64(head + 12) != ctx->progcache_key[0] || get64(head + 20) != ctx->progcache_key[1]) {
-        fclose(f);
+        munmap(m, (size_t)sb.st_size);
         return "the entry is another device's or program's (its key differs)";
     }
     n = get64(head + 28);
     if (n == 0 || n > BINARY_MAX || (uint64_t)sb.st_size != HEADER + n) {
-        fclose(f);
+        munmap(m, (size_t)sb.st_size);
         return "the entry's length does not match its header (truncated?)";
     }
-    b = malloc((size_t)n);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        fclose(f);
-        return "the entry could not be read";
-    }
-    fclose(f);
-    if (checksum(b, (size_t)n) != get64(head + 36)) {
-        free(b);
+    if (checksum(head + HEADER, (size_t)n) != get64(head + 36)) {
+        munmap(m, (size_t)sb.st_size);
         return "the entry's binary does not match its checksum (corrupt)";
     }
-    *bin = b, *len = (size_t)n;
+    *map = m, *maplen = (size_t)sb.st_size;
     return NULL;
 }
 
 cl_program lstmcl__progcache_load(lstmcl_context *ctx, const char *options)
 {
-    unsigned char *bin;
-    size_t len;
+    unsigned char *map;
+    const unsigned char *bin;
+    size_t maplen, len;
     const char *why;
     cl_program p;
     cl_int err, status = CL_SUCCESS;
 
     if (!ctx->progcache_path[0])
         return NULL;
-    why = read_entry(ctx, ctx->progcache_path, &bin, &len);
+    why = read_entry(ctx, ctx->progcache_path, &map, &maplen);
     if (why) {
         snprintf(ctx->program_cache, sizeof ctx->program_cache, "miss (%s): built from source",
                  why);
         return NULL;
     }
-    p = clCreateProgramWithBinary(ctx->clctx, 1, &ctx->device, &len,
-                                  (const unsigned char **)&bin, &status, &err);
-    free(bin);
+    bin = map + HEADER, len = maplen - HEADER;
+    p = clCreateProgramWithBinary(ctx->clctx, 1, &ctx->device, &len, &bin, &status, &err);
+    munmap(map, maplen); /* the program holds its own copy */
     if (err == CL_SUCCESS && status == CL_SUCCESS)
         err = clBuildProgram(p, 1, &ctx->device, options, NULL, NULL);
     if (err != CL_SUCCESS || status != CL_SUCCESS) {
