@@ -600,22 +600,30 @@ static int first_call_child(const char *device, const shape *s)
     return 0;
 }
 
-/* Runs this program as a child with POCL_CACHE_DIR=cache_dir; returns the
- * seconds of context creation and of the first forward+backward. */
+/* Runs this program as a child with its caches in cache_dir: PoCL's kernel
+ * cache (POCL_CACHE_DIR) and Mesa's shader cache (MESA_SHADER_CACHE_DIR)
+ * in cache_dir/DRIVER, lstmcl's program-binary cache (LSTMCL_CACHE_DIR) in
+ * cache_dir/lstmcl; returns the seconds of context creation and of the
+ * first forward+backward. */
 static int spawn_first_call(const char *self, const char *device, const shape *s,
-                            const char *cache_dir, double *create, double *call)
+                            const char *cache_dir, const char *driver, double *create,
+                            double *call)
 {
-    char shape_arg[96], env_cache[4200], path[] = "/tmp/lstmcl-bench-out-XXXXXX";
+    static const char *const vars[3] = {"POCL_CACHE_DIR=", "MESA_SHADER_CACHE_DIR=",
+                                        "LSTMCL_CACHE_DIR="};
+    char shape_arg[96], env[3][4200], path[] = "/tmp/lstmcl-bench-out-XXXXXX";
     char *argv[8];
     char **envp;
-    size_t n = 0, i;
+    size_t n = 0, i, m = 0, v;
     int fd, status, argc = 0, ok = -1;
     pid_t pid;
     posix_spawn_file_actions_t fa;
     FILE *f;
 
     snprintf(shape_arg, sizeof shape_arg, "%zu,%zu,%zu,%zu", s->N, s->T, s->D, s->H);
-    snprintf(env_cache, sizeof env_cache, "POCL_CACHE_DIR=%s", cache_dir);
+    snprintf(env[0], sizeof env[0], "%s%s/%s/pocl", vars[0], cache_dir, driver);
+    snprintf(env[1], sizeof env[1], "%s%s/%s/mesa", vars[1], cache_dir, driver);
+    snprintf(env[2], sizeof env[2], "%s%s/lstmcl", vars[2], cache_dir);
     argv[argc++] = (char *)self;
     argv[argc++] = "--first-call-child";
     argv[argc++] = shape_arg;
@@ -626,15 +634,18 @@ static int spawn_first_call(const char *self, const char *device, const shape *s
     argv[argc] = NULL;
     while (environ[n])
         n++;
-    envp = calloc(n + 2, sizeof *envp);
+    envp = calloc(n + 4, sizeof *envp);
     if (!envp)
         return -1;
-    for (i = 0; i < n; i++)
-        envp[i] = environ[i];
-    for (i = 0; i < n; i++)
-        if (strncmp(envp[i], "POCL_CACHE_DIR=", 15) == 0)
-            break;
-    envp[i] = env_cache;
+    for (i = 0; i < n; i++) {
+        for (v = 0; v < 3; v++)
+            if (strncmp(environ[i], vars[v], strlen(vars[v])) == 0)
+                break;
+        if (v == 3)
+            envp[m++] = environ[i];
+    }
+    for (v = 0; v < 3; v++)
+        envp[m++] = env[v];
     fd = mkstemp(path);
     if (fd < 0) {
         free(envp);
@@ -810,7 +821,7 @@ int main(int argc, char **argv)
     lstmcl_status st;
     char when[64];
     time_t tnow = time(NULL);
-    double fc_create[2] = {0, 0}, fc_call[2] = {0, 0};
+    double fc_create[3] = {0, 0, 0}, fc_call[3] = {0, 0, 0};
     int fc_ok = 0;
 
     for (i = 1; i < argc; i++) {
@@ -883,15 +894,22 @@ int main(int argc, char **argv)
                    : quick ? (int)(sizeof quick_set / sizeof quick_set[0])
                            : (int)(sizeof full_set / sizeof full_set[0]);
 
-    /* first calls in fresh processes, before this process touches OpenCL */
+    /* first calls in fresh processes, before this process touches OpenCL:
+     * every cache empty; the driver's emptied again, lstmcl's program cache
+     * kept; then both warm */
     if (first) {
-        char dir[] = "/tmp/lstmcl-bench-pocl-XXXXXX";
-        fprintf(stderr, "first call in a new process, empty PoCL kernel cache...\n");
-        if (mkdtemp(dir) && spawn_first_call(argv[0], device, &set[0], dir, &fc_create[0],
-                                             &fc_call[0]) == 0) {
-            fprintf(stderr, "first call in a new process, warm PoCL kernel cache...\n");
-            if (spawn_first_call(argv[0], device, &set[0], dir, &fc_create[1], &fc_call[1]) == 0)
-                fc_ok = 1;
+        char dir[] = "/tmp/lstmcl-bench-cache-XXXXXX";
+        fprintf(stderr, "first call in a new process, every cache empty...\n");
+        if (mkdtemp(dir) &&
+            spawn_first_call(argv[0], device, &set[0], dir, "a", &fc_create[0], &fc_call[0]) == 0) {
+            fprintf(stderr, "first call in a new process, only lstmcl's program cache warm...\n");
+            if (spawn_first_call(argv[0], device, &set[0], dir, "b", &fc_create[2],
+                                 &fc_call[2]) == 0) {
+                fprintf(stderr, "first call in a new process, every cache warm...\n");
+                if (spawn_first_call(argv[0], device, &set[0], dir, "b", &fc_create[1],
+                                     &fc_call[1]) == 0)
+                    fc_ok = 1;
+            }
         }
         remove_tree(dir);
         if (!fc_ok)
@@ -938,9 +956,11 @@ int main(int argc, char **argv)
             if (fc_ok)
                 printf("  \"first_call\": {\"N\": %zu, \"T\": %zu, \"D\": %zu, \"H\": %zu, "
                        "\"cold_cache_s\": %.3f, \"warm_cache_s\": %.3f, "
-                       "\"context_create_cold_s\": %.3f, \"context_create_warm_s\": %.3f},\n",
+                       "\"context_create_cold_s\": %.3f, \"context_create_warm_s\": %.3f, "
+                       "\"program_cache_only_s\": %.3f, "
+                       "\"context_create_program_cache_only_s\": %.3f},\n",
                        set[0].N, set[0].T, set[0].D, set[0].H, fc_call[0], fc_call[1],
-                       fc_create[0], fc_create[1]);
+                       fc_create[0], fc_create[1], fc_call[2], fc_create[2]);
 #ifdef LSTMCL_BENCH_ONEDNN
             printf("  \"onednn\": \"%s\",\n", dnn_lstm_version());
 #endif
@@ -977,12 +997,16 @@ int main(int argc, char **argv)
                 layer_features(ctx, &set[0], &tm);
             if (fc_ok) {
                 double steady = res[0].t[P_STEP][I_HOST_API];
-                printf("\nfirst forward+backward in a new process at N=%zu T=%zu D=%zu H=%zu:\n"
-                       "  empty PoCL kernel cache: %.2f s (+ %.2f s creating the context)\n"
-                       "  warm PoCL kernel cache:  %.2f s (+ %.2f s creating the context), "
-                       "%.2fx the steady state of %.2f s\n",
+                printf("\nfirst forward+backward in a new process at N=%zu T=%zu D=%zu H=%zu "
+                       "(the driver's cache: PoCL's kernel cache or Mesa's shader cache):\n"
+                       "  every cache empty:                     %.2f s (+ %.2f s creating the "
+                       "context)\n"
+                       "  driver's cache empty, lstmcl's program cache warm: %.2f s (+ %.2f s)\n"
+                       "  every cache warm:                      %.2f s (+ %.2f s creating the "
+                       "context), %.2fx the steady state of %.2f s\n",
                        set[0].N, set[0].T, set[0].D, set[0].H, fc_call[0], fc_create[0],
-                       fc_call[1], fc_create[1], steady > 0 ? fc_call[1] / steady : 0, steady);
+                       fc_call[2], fc_create[2], fc_call[1], fc_create[1],
+                       steady > 0 ? fc_call[1] / steady : 0, steady);
             }
         }
     }
