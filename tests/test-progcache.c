@@ -208,8 +208,11 @@ START_TEST(off_writes_nothing)
     snprintf(sub, sizeof sub, "%s/lstmcl", dir);
     ck_assert_msg(access(sub, F_OK) != 0, "LSTMCL_CACHE_DIR=off made %s", sub);
     entry_of(dir, entry, sizeof entry);
-    /* and without LSTMCL_CACHE_DIR the entry goes to $XDG_CACHE_HOME/lstmcl/programs */
+    /* and without LSTMCL_CACHE_DIR the entry goes to $XDG_CACHE_HOME/lstmcl/programs,
+     * where the driver keeps no cache of its own: PoCL with its cache off */
+    setenv("POCL_KERNEL_CACHE", "0", 1);
     context_in("", what, sizeof what, NULL);
+    unsetenv("POCL_KERNEL_CACHE");
     printf("default folder: %s\n", what);
     snprintf(sub, sizeof sub, "%s/lstmcl/programs", dir);
     ck_assert_msg(strstr(what, sub) != NULL, "%s", what);
@@ -223,6 +226,45 @@ START_TEST(off_writes_nothing)
     else
         unsetenv("XDG_CACHE_HOME");
     free(old_home), free(old_xdg);
+}
+END_TEST
+
+/* Without LSTMCL_CACHE_DIR, a driver that keeps compiled programs itself
+ * (PoCL, Mesa, NVIDIA) is left to its own cache: nothing is written. */
+START_TEST(default_leaves_drivers_cache)
+{
+    char dir[] = "/tmp/lstmcl-pc-XXXXXX", what[1200], sub[64];
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    char *old_xdg = xdg ? strdup(xdg) : NULL;
+    lstmcl_context *probe = NULL;
+    int own;
+    make_dir(dir);
+    setenv("XDG_CACHE_HOME", dir, 1);
+    unsetenv("POCL_KERNEL_CACHE");
+    unsetenv("MESA_SHADER_CACHE_DISABLE");
+    context_in("", what, sizeof what, NULL);
+    printf("default: %s\n", what);
+    ck_assert_int_eq(lstmcl_context_create(&probe, NULL), LSTMCL_SUCCESS);
+    own = strstr(lstmcl_context_device_name(probe), "Portable Computing Language") ||
+          strstr(lstmcl_context_device_name(probe), "rusticl");
+    lstmcl_context_destroy(probe);
+    snprintf(sub, sizeof sub, "%s/lstmcl", dir);
+    if (own) {
+        ck_assert_msg(strncmp(what, "not used: ", 10) == 0, "%s", what);
+        ck_assert_msg(access(sub, F_OK) != 0, "the default made %s", sub);
+    } else {
+        char entry[4400], progs[80];
+        ck_assert_msg(strstr(what, dir) != NULL, "%s", what);
+        snprintf(progs, sizeof progs, "%s/programs", sub);
+        entry_of(progs, entry, sizeof entry);
+        unlink(entry), rmdir(progs), rmdir(sub);
+    }
+    rmdir(dir);
+    if (old_xdg)
+        setenv("XDG_CACHE_HOME", old_xdg, 1);
+    else
+        unsetenv("XDG_CACHE_HOME");
+    free(old_xdg);
 }
 END_TEST
 
@@ -278,6 +320,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, unknown_format);
     tcase_add_test(tc, unwritable_folder);
     tcase_add_test(tc, off_writes_nothing);
+    tcase_add_test(tc, default_leaves_drivers_cache);
     tcase_add_test(tc, two_processes_at_once);
     suite_add_tcase(s, tc);
     return tu_run(s);

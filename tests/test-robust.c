@@ -186,18 +186,6 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("robust");
-#if defined(__SANITIZE_ADDRESS__)
-    /* Under AddressSanitizer only, a process whose contexts load their
-     * program from the program-binary cache grows its resident memory by
-     * 15 to 70 MB over hundred_contexts_flat_memory's 90 cycles, with no
-     * leak that LeakSanitizer finds, and it moves up and down from run to
-     * run (the cause, inside ASan's allocator or PoCL's loading of
-     * binaries, is not found).  Built without ASan, the same cycles with
-     * the cache stay flat (under 1 kB a context), and that build checks
-     * it; under ASan the programs are built from source, as before the
-     * cache, which stays flat there. */
-    setenv("LSTMCL_CACHE_DIR", "off", 1);
-#endif
     TCase *tc = tcase_create("contexts");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, four_threads);
