@@ -41,10 +41,12 @@ for prog in "$@"; do
             path=gemm limits=gpu ;;
         esac
         log="$dir/$(basename "$prog")-$run.log"
+        start=$(date +%s)
         LSTMCL_TEST_DEVICE_LIMITS=$limits LSTMCL_RECURRENT=$path "$prog" > "$log" 2>&1
         rc=$?
+        took=$(( $(date +%s) - start ))
         reports=$(grep -ciE "invalid (read|write)|data race|OCLGRIND FATAL|runtime error detected|uninitiali[sz]ed value" "$log")
-        echo "$(basename "$prog") ($run path) on Oclgrind: exit $rc, $reports reports; $(grep -E 'Checks:' "$log" | tail -1)"
+        echo "$(basename "$prog") ($run path) on Oclgrind: exit $rc, $reports reports in ${took} s; $(grep -E 'Checks:' "$log" | tail -1)"
         if [ "$rc" -ne 0 ] || [ "$reports" -ne 0 ]; then
             grep -iE -A8 "invalid (read|write)|data race|OCLGRIND FATAL|runtime error detected|uninitiali[sz]ed value|:F:|:E:" "$log" | head -60
             status=1
