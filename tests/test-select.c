@@ -314,6 +314,14 @@ START_TEST(three_platforms)
             lstmcl_context_destroy(ctx);
         }
     }
+    /* llvmpipe runs work-items in SIMD lanes, as a GPU does: unless told
+     * otherwise, rusticl's device takes the tiled path (docs/performance.md) */
+    if (!getenv("LSTMCL_RECURRENT")) {
+        st = lstmcl_context_create(&ctx, "rusticl");
+        ck_assert_msg(st == LSTMCL_SUCCESS, "%s", lstmcl_last_create_message());
+        ck_assert_str_eq(lstmcl_context_recurrent_path(ctx), "tiled");
+        lstmcl_context_destroy(ctx);
+    }
     ck_assert_int_eq(lstmcl_device_nth("cpu", 1, buf, sizeof buf, &count), LSTMCL_SUCCESS);
     ck_assert_uint_ge(count, 2);
     snprintf(sel, sizeof sel, "%u:%u", real[rust].platform_index, real[rust].device_index);
